@@ -1,0 +1,117 @@
+"""Build CUDA kernel sources into shared libraries with nvcc, cached by content, loaded by ctypes.
+
+Why not torch.utils.cpp_extension: a plain nvcc build needs no torch headers, so the same
+command compiles every kernel on the CPU-only CI machine, and a fresh GPU machine builds on first
+use in seconds, not a minute. Kernels export `extern "C"` launchers that take raw device pointers
+and a cudaStream_t and return a cudaError_t (0 on success).
+
+`python -m fftbench.cuda_build` compiles every declared library (CI runs it); a kernel package
+declares its library with `CudaLibrary(...)` at import time.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ARCH_FLAGS = ("-gencode=arch=compute_90a,code=sm_90a",)
+BASE_FLAGS = ("-O3", "-std=c++17", "-lineinfo", "-shared", "-Xcompiler=-fPIC", "-Xptxas=--warn-on-spills")
+CACHE_DIR = Path(os.environ.get("FFTBENCH_CACHE", Path.home() / ".cache" / "fftbench")) / "cuda"
+
+_DECLARED: dict[str, "CudaLibrary"] = {}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def nvcc_path() -> str | None:
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+    candidate = Path(home) / "bin" / "nvcc"
+    return str(candidate) if candidate.exists() else None
+
+
+@dataclasses.dataclass(frozen=True)
+class CudaLibrary:
+    name: str
+    sources: tuple[Path, ...]
+    headers: tuple[Path, ...] = ()  # hashed too, so a header edit rebuilds
+    include_dirs: tuple[str, ...] = ()
+    extra_flags: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        _DECLARED[self.name] = self
+
+    def command(self, output: Path) -> list[str]:
+        nvcc = nvcc_path()
+        if nvcc is None:
+            raise BuildError("nvcc not found (set CUDA_HOME or put nvcc on PATH)")
+        includes = [f"-I{d}" for d in self.include_dirs]
+        return [nvcc, *BASE_FLAGS, *ARCH_FLAGS, *includes, *self.extra_flags, *map(str, self.sources), "-o", str(output)]
+
+    def _digest(self) -> str:
+        h = hashlib.sha256()
+        for path in (*self.sources, *self.headers):
+            h.update(Path(path).read_bytes())
+        h.update(" ".join(self.command(Path("x"))).encode())
+        return h.hexdigest()[:16]
+
+    def build(self) -> Path:
+        """Compile (or reuse the cached build of) this library; raise BuildError with nvcc's output."""
+        output = CACHE_DIR / f"{self.name}-{self._digest()}.so"
+        if output.exists():
+            return output
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_suffix(f".{os.getpid()}.tmp")
+        proc = subprocess.run(self.command(tmp), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"nvcc failed for {self.name}:\n{proc.stderr[-4000:]}")
+        os.replace(tmp, output)  # atomic: concurrent builders never see a half-written library
+        return output
+
+    @functools.cache
+    def load(self) -> ctypes.CDLL:
+        return ctypes.CDLL(str(self.build()))
+
+
+COMMON_SOURCES = (Path(__file__).resolve().parent.parent / "kernels" / "common" / "errors.cu",)
+
+
+def check_launch(lib: ctypes.CDLL, code: int, what: str) -> None:
+    """Raise on a launcher's non-zero cudaError_t so a failed launch never goes unnoticed.
+    `lib` must include COMMON_SOURCES (which export fftbench_error_string)."""
+    if code != 0:
+        lib.fftbench_error_string.restype = ctypes.c_char_p
+        raise RuntimeError(f"{what}: CUDA error {code}: {lib.fftbench_error_string(code).decode()}")
+
+
+def main(argv: list[str]) -> int:
+    """Compile every declared library (the kernel packages declare them on import)."""
+    from fftbench.registry import BACKEND_MODULES
+    import importlib
+
+    for module in BACKEND_MODULES:
+        importlib.import_module(module)
+    failed = 0
+    for lib in _DECLARED.values():
+        try:
+            print(f"built {lib.name}: {lib.build()}")
+        except BuildError as err:
+            failed += 1
+            print(err, file=sys.stderr)
+    if not _DECLARED:
+        print("no CUDA libraries declared", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
