@@ -1,0 +1,134 @@
+"""The results store: one flat JSON Lines row per (point, backend), appended as each finishes.
+
+Rows are written with a single write() of one complete line followed by fsync, so a run killed at
+any moment leaves only whole rows (a torn last line, if the OS ever leaves one, is ignored on
+load); `--resume` reads the finished keys and skips them. Units are in the column names.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA_VERSION = 1
+
+RESULTS_FILE = "results.jsonl"
+RUN_FILE = "run.json"
+
+# Every row has every column (None where it does not apply), in this order.
+COLUMNS = (
+    # identity
+    "schema_version", "run_id", "suite", "git_sha", "dirty", "gpu", "driver",
+    "backend", "family", "is_baseline", "precomputed_spectrum",
+    # problem
+    "batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity", "fft_size",
+    # outcome
+    "status", "reason",
+    # timing (device time on GPU, monotonic clock on CPU)
+    "timer", "t_p50_us", "t_p20_us", "t_p80_us", "t_min_us", "t_max_us", "t_q1_us", "t_q3_us",
+    "t_iqr_us", "t_rel_spread", "n_samples", "host_us", "cold_ms", "setup_ms",
+    # accuracy
+    "rel_l2_err", "max_abs_err", "nonfinite", "err_budget", "baseline_rel_l2_err", "err_ratio",
+    # cost model and derived metrics
+    "min_hbm_bytes", "floor_us", "hbm_gbps", "frac_hbm_floor",
+    "flops_model", "flops_executed", "tflops", "frac_peak_flops", "arith_intensity",
+    # machine state around the point
+    "sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttled", "throttle_reasons",
+    # backend-specific facts (decomposition, autotuned config, ...)
+    "details", "ts",
+)
+
+# The columns that identify a point: a resumed or compared run matches rows on these.
+KEY_COLUMNS = (
+    "suite", "backend", "batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity",
+)
+
+STATUSES = ("ok", "wrong", "unsupported", "unavailable", "oom", "error", "timeout")
+
+
+def row_key(row: dict) -> tuple:
+    return tuple(row.get(c) for c in KEY_COLUMNS)
+
+
+def complete_row(values: dict) -> dict:
+    """Fill every column (unknown keys are a bug: the schema is the contract with reports)."""
+    extra = set(values) - set(COLUMNS)
+    if extra:
+        raise KeyError(f"not in the results schema: {sorted(extra)}")
+    row = {c: values.get(c) for c in COLUMNS}
+    row["schema_version"] = SCHEMA_VERSION
+    return row
+
+
+class ResultStore:
+    """Append-only JSON Lines file of rows for one run directory."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / RESULTS_FILE
+
+    def append(self, row: dict) -> None:
+        line = json.dumps(complete_row(row), default=str) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def rows(self) -> list[dict]:
+        return list(read_rows(self.path))
+
+    def finished_keys(self) -> set[tuple]:
+        return {row_key(r) for r in self.rows()}
+
+
+def read_rows(path: Path) -> Iterator[dict]:
+    """Rows of a results file; a torn (half-written) line from a killed run is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with path.open() as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def load_run(run_dir: Path) -> tuple[dict, "pandas.DataFrame"]:
+    """(run metadata, results DataFrame) of a run directory."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    meta_path = run_dir / RUN_FILE
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    frame = pd.DataFrame(list(read_rows(run_dir / RESULTS_FILE)), columns=list(COLUMNS))
+    return meta, frame
+
+
+def write_run_meta(run_dir: Path, meta: dict) -> None:
+    path = Path(run_dir) / RUN_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def export_tables(run_dir: Path) -> list[Path]:
+    """Write results.csv and results.parquet beside the JSON Lines file."""
+    _, frame = load_run(run_dir)
+    frame = frame.assign(details=frame["details"].map(lambda d: json.dumps(d) if d is not None else None))
+    written = []
+    csv = Path(run_dir) / "results.csv"
+    frame.to_csv(csv, index=False)
+    written.append(csv)
+    try:
+        parquet = Path(run_dir) / "results.parquet"
+        frame.to_parquet(parquet, index=False)
+        written.append(parquet)
+    except ImportError as err:  # pyarrow missing: CSV and JSON Lines still hold everything
+        print(f"note: results.parquet not written ({err})")
+    return written
