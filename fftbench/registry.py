@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import os
 from typing import Callable
 
 from fftbench.problem import DTYPES, MODES, Problem
@@ -156,9 +157,15 @@ def register_backend(
 def load_backends() -> dict[str, Backend]:
     """Import every backend module once; a module that fails to import is a bug, not a skip
     (optional dependencies are handled inside each module through `requires`)."""
-    for module in BACKEND_MODULES:
+    for module in (*BACKEND_MODULES, *plugin_modules()):
         importlib.import_module(module)
     return dict(_REGISTRY)
+
+
+def plugin_modules() -> list[str]:
+    """Extra backend modules named in FFTBENCH_PLUGINS (comma-separated), e.g. a user's own kernel
+    or the test suite's deliberately faulty backends. Workers inherit the variable."""
+    return [m.strip() for m in os.environ.get("FFTBENCH_PLUGINS", "").split(",") if m.strip()]
 
 
 def get_backend(name: str) -> Backend:

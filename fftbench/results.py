@@ -67,6 +67,17 @@ class ResultStore:
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / RESULTS_FILE
+        self._drop_torn_tail()
+
+    def _drop_torn_tail(self) -> None:
+        """A run killed mid-write may leave a last line without its newline: cut it, or the next
+        append would glue a good row onto it."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with self.path.open("r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
 
     def append(self, row: dict) -> None:
         line = json.dumps(complete_row(row), default=str) + "\n"

@@ -41,7 +41,11 @@ def _make(problem: Problem, inputs: Inputs, compile_fn: bool) -> Prepared:
     device = inputs.u.device
     real_dtype, spec_dtype = _compute_dtypes(problem, device)
     k_f = kernel_spectrum(problem, inputs.k).to(spec_dtype)
-    fn = torch.compile(fft_conv, dynamic=False) if compile_fn else fft_conv
+    if compile_fn:
+        torch._dynamo.reset()  # one graph per point: a sweep changes dtype and size at every point
+        fn = torch.compile(fft_conv, dynamic=False)
+    else:
+        fn = fft_conv
     out_dtype = torch_dtype(problem.dtype)
     u, v, w, F = inputs.u, inputs.v, inputs.w, problem.fft_size
     details = {"fft_dtype": str(real_dtype).removeprefix("torch."), "compiled": compile_fn}

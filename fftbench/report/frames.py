@@ -1,0 +1,104 @@
+"""The results table as the plots and the page need it: numeric columns, the speedup over the
+torch_fft baseline of the same run, and stable colours per backend.
+
+Only saved results are read here (never the GPU), so a report can be rebuilt from any run
+directory, including one copied off the benchmark machine.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from fftbench.results import COLUMNS, KEY_COLUMNS
+
+BASELINE_BACKEND = "torch_fft"
+DTYPE_ORDER = ("fp32", "fp16", "bf16")
+MODE_ORDER = ("causal", "circular")
+FAILED = ("wrong", "error", "oom", "timeout")
+SKIPPED = ("unsupported", "unavailable")
+POINT_COLUMNS = tuple(c for c in KEY_COLUMNS if c not in ("suite", "backend"))
+
+_NON_NUMERIC = {
+    "schema_version", "run_id", "suite", "git_sha", "dirty", "gpu", "driver", "backend", "family", "is_baseline",
+    "precomputed_spectrum", "mode", "dtype", "gated", "status", "reason", "timer", "throttled",
+    "throttle_reasons", "details", "ts",
+}
+NUMERIC_COLUMNS = tuple(c for c in COLUMNS if c not in _NON_NUMERIC)
+
+# Colours per backend stay the same in every plot of a report; the baseline is always black.
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
+
+def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed copy of a results frame with derived columns:
+
+    partial_frac = K/N; dense = neither partial nor frequency-sparse; speedup (and its p20–p80
+    band) = torch_fft p50 at the same point / this p50; point = a short readable label.
+    """
+    df = frame.copy()
+    for column in NUMERIC_COLUMNS:
+        df[column] = pd.to_numeric(df[column], errors="coerce")
+    df["gated"] = df["gated"].fillna(False).astype(bool)
+    df["freq_sparsity"] = df["freq_sparsity"].fillna(0.0)
+    df["kernel_len"] = df["kernel_len"].fillna(df["seqlen"])
+    df["partial_frac"] = df["kernel_len"] / df["seqlen"]
+    df["dense"] = (df["kernel_len"] == df["seqlen"]) & (df["freq_sparsity"] == 0)
+    df["point"] = df.apply(point_label, axis=1)
+
+    base = df[df["backend"] == BASELINE_BACKEND][list(POINT_COLUMNS) + ["t_p50_us"]]
+    base = base.drop_duplicates(list(POINT_COLUMNS), keep="last").rename(columns={"t_p50_us": "base_p50_us"})
+    df = df.merge(base, on=list(POINT_COLUMNS), how="left")
+    df["speedup"] = df["base_p50_us"] / df["t_p50_us"]
+    df["speedup_lo"] = df["base_p50_us"] / df["t_p80_us"]
+    df["speedup_hi"] = df["base_p50_us"] / df["t_p20_us"]
+    return df
+
+
+def point_label(row) -> str:
+    parts = [f"B{int(row['batch'])}×H{int(row['channels'])}×N{int(row['seqlen'])}", row["dtype"], row["mode"]]
+    if row["kernel_len"] != row["seqlen"]:
+        parts.append(f"K={int(row['kernel_len'])}")
+    if row["gated"]:
+        parts.append("gated")
+    if row["freq_sparsity"]:
+        parts.append(f"fsparse={row['freq_sparsity']:g}")
+    return " ".join(parts)
+
+
+def backend_colors(backends) -> dict[str, str]:
+    others = sorted(b for b in set(backends) if b != BASELINE_BACKEND)
+    colors = {b: _PALETTE[i % len(_PALETTE)] for i, b in enumerate(others)}
+    colors[BASELINE_BACKEND] = "#000000"
+    return colors
+
+
+def ordered(values, order) -> list:
+    """Present values, known ones in the given order first, unknown ones after (sorted)."""
+    present = set(values)
+    return [v for v in order if v in present] + sorted(present - set(order))
+
+
+def series_label(backend: str, gated: bool, rows: float | None = None) -> str:
+    label = backend + (" gated" if gated else "")
+    return label if rows is None else f"{label} (B·H={int(rows)})"
+
+
+def iter_series(df: pd.DataFrame):
+    """(label, backend, rows sorted by N) per backend and gating; B·H joins the label only when a
+    backend has several batch sizes at one N, so each line has one point per N."""
+    for (backend, gated), group in df.groupby(["backend", "gated"], sort=True):
+        shapes = group.assign(rows=group["batch"] * group["channels"])
+        split = shapes.groupby("seqlen")["rows"].nunique().max() > 1
+        if split:
+            for rows, sub in shapes.groupby("rows"):
+                yield series_label(backend, gated, rows), backend, sub.sort_values("seqlen")
+        else:
+            yield series_label(backend, gated), backend, shapes.sort_values("seqlen")
+
+
+def geomean(values) -> float | None:
+    values = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))

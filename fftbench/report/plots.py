@@ -1,0 +1,267 @@
+"""The report's plots, one function per chart.
+
+Each function takes the prepared frame (frames.prepare), the run metadata and the backend colours
+and returns a matplotlib Figure, or None when the run has no points for it (the page then says
+so instead of showing an empty chart). Figures are built with matplotlib.figure.Figure, not
+pyplot, so no global state or GUI backend is involved (PNG renders through Agg).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from fftbench.report.frames import BASELINE_BACKEND, DTYPE_ORDER, MODE_ORDER, iter_series, ordered
+
+matplotlib.rcParams.update({
+    "svg.fonttype": "none",  # text stays text in the SVG: smaller files, selectable labels
+    "svg.hashsalt": "fftbench",  # stable ids, so regenerated reports diff cleanly
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.fontsize": 7,
+})
+
+PANEL_SIZE = (4.2, 3.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlotSpec:
+    name: str          # file stem under plots/
+    title: str
+    caption: str       # what the chart shows and how to read it
+    empty_note: str    # shown instead when the run has no such points
+    draw: Callable
+
+
+def _grid(n_rows: int, n_cols: int) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(PANEL_SIZE[0] * n_cols, PANEL_SIZE[1] * n_rows), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    return fig, axes
+
+
+def _dtype_mode_panels(df):
+    """Figure with one panel per (dtype, mode) present, and the panels with their rows."""
+    dtypes, modes = ordered(df["dtype"], DTYPE_ORDER), ordered(df["mode"], MODE_ORDER)
+    fig, axes = _grid(len(dtypes), len(modes))
+    panels = []
+    for i, dtype in enumerate(dtypes):
+        for j, mode in enumerate(modes):
+            ax = axes[i, j]
+            ax.set_title(f"{dtype} · {mode}")
+            panels.append((ax, df[(df["dtype"] == dtype) & (df["mode"] == mode)]))
+    return fig, panels
+
+
+def _size_label(value, _pos=None) -> str:
+    """1024 -> 1K, 2**20 -> 1M: short labels for power-of-two sequence lengths."""
+    for shift, suffix in ((30, "G"), (20, "M"), (10, "K")):
+        if value >= 1 << shift:
+            return f"{value / (1 << shift):g}{suffix}"
+    return f"{value:g}"
+
+
+def _plain_log(axis) -> None:
+    """Plain-number tick labels on a log axis (the default mathtext labels cost seconds per figure)."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _log2_x(ax) -> None:
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(LogLocator(base=2, numticks=12))
+    ax.xaxis.set_major_formatter(FuncFormatter(_size_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("N (sequence length)")
+
+
+def _log_y(ax, base: int = 10) -> None:
+    ax.set_yscale("log", base=base)
+    _plain_log(ax.yaxis)
+
+
+def _legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", frameon=False)
+
+
+def _timed(df):
+    return df[(df["status"] == "ok") & df["t_p50_us"].notna()]
+
+
+def runtime_vs_n(df, meta, colors):
+    data = _timed(df[df["dense"]])
+    if data.empty:
+        return None
+    fig, panels = _dtype_mode_panels(data)
+    for ax, panel in panels:
+        for label, backend, s in iter_series(panel):
+            ax.plot(s["seqlen"], s["t_p50_us"], marker="o", ms=3, color=colors[backend], label=label,
+                    ls="--" if "gated" in label else "-")
+            ax.fill_between(s["seqlen"], s["t_p20_us"], s["t_p80_us"], color=colors[backend], alpha=0.2, lw=0)
+        _log2_x(ax)
+        _log_y(ax)
+        ax.set_ylabel("time p50 (µs), band p20–p80")
+        _legend(ax)
+    return fig
+
+
+def speedup_vs_n(df, meta, colors):
+    data = _timed(df[df["dense"] & (df["backend"] != BASELINE_BACKEND)])
+    data = data[data["speedup"].notna()]
+    if data.empty:
+        return None
+    fig, panels = _dtype_mode_panels(data)
+    for ax, panel in panels:
+        ax.axhline(1.0, color=colors.get(BASELINE_BACKEND, "k"), lw=1, label=f"{BASELINE_BACKEND} (= 1)")
+        for label, backend, s in iter_series(panel):
+            ax.plot(s["seqlen"], s["speedup"], "o-", ms=3, color=colors[backend], label=label)
+            ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
+        _log2_x(ax)
+        _log_y(ax, base=2)
+        ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
+        _legend(ax)
+    return fig
+
+
+def hbm_floor_vs_n(df, meta, colors):
+    data = _timed(df[df["dense"]])
+    data = data[data["frac_hbm_floor"].notna()]
+    if data.empty:
+        return None
+    fig, panels = _dtype_mode_panels(data)
+    for ax, panel in panels:
+        ax.axhline(1.0, color="grey", lw=1, ls=":")
+        for label, backend, s in iter_series(panel):
+            ax.plot(s["seqlen"], s["frac_hbm_floor"], "o-", ms=3, color=colors[backend], label=label)
+        _log2_x(ax)
+        ax.set_ylim(0, max(1.05, float(panel["frac_hbm_floor"].max()) * 1.05))
+        ax.set_ylabel("fraction of HBM floor (1 = memory bound)")
+        _legend(ax)
+    return fig
+
+
+def roofline(df, meta, colors):
+    data = _timed(df)
+    data = data[data["arith_intensity"].notna() & data["tflops"].notna()]
+    if data.empty:
+        return None
+    calibration = meta.get("calibration") or {}
+    copy_gbps, peaks = calibration.get("copy_gbps"), calibration.get("matmul_tflops") or {}
+    dtypes = ordered(data["dtype"], DTYPE_ORDER)
+    fig, axes = _grid(1, len(dtypes))
+    for ax, dtype in zip(axes[0], dtypes):
+        panel = data[data["dtype"] == dtype]
+        for backend, s in panel.groupby("backend"):
+            ax.scatter(s["arith_intensity"], s["tflops"], s=12, color=colors[backend], label=backend)
+        x = np.geomspace(panel["arith_intensity"].min() / 2, panel["arith_intensity"].max() * 4, 64)
+        roofs = []
+        if copy_gbps:
+            roofs.append(copy_gbps * x / 1e3)
+            ax.plot(x, roofs[-1], color="grey", ls="--", lw=1, label=f"copy {copy_gbps:.0f} GB/s")
+        if peaks.get(dtype):
+            roofs.append(np.full_like(x, peaks[dtype]))
+            ax.plot(x, roofs[-1], color="grey", ls="-.", lw=1, label=f"matmul {dtype} {peaks[dtype]:.0f} TFLOP/s")
+        if len(roofs) == 2:
+            ax.plot(x, np.minimum(*roofs), color="black", lw=1.5, alpha=0.5)
+        ax.set_xscale("log")
+        _plain_log(ax.xaxis)
+        _log_y(ax)
+        ax.set_title(dtype + ("" if roofs else " (no calibration in run.json)"))
+        ax.set_xlabel("arithmetic intensity (FLOP / min HBM byte)")
+        ax.set_ylabel("achieved TFLOP/s")
+        _legend(ax)
+    return fig
+
+
+def error_vs_n(df, meta, colors):
+    data = df[df["rel_l2_err"].notna() & (df["rel_l2_err"] > 0)]
+    if data.empty:
+        return None
+    budgets = meta.get("budgets") or {}
+    dtypes = ordered(data["dtype"], DTYPE_ORDER)
+    fig, axes = _grid(1, len(dtypes))
+    for ax, dtype in zip(axes[0], dtypes):
+        panel = data[data["dtype"] == dtype]
+        budget = budgets.get(dtype, panel["err_budget"].max())
+        if budget == budget:  # not NaN
+            ax.axhline(budget, color="red", lw=1, ls="--", label=f"budget {budget:.1e}")
+        for (backend, mode), s in panel[panel["dense"]].groupby(["backend", "mode"]):
+            s = s.sort_values("seqlen")
+            ax.plot(s["seqlen"], s["rel_l2_err"], "o-" if mode == "causal" else "s:", ms=3,
+                    color=colors[backend], label=f"{backend} {mode}")
+        wrong = panel[panel["status"] == "wrong"]
+        if not wrong.empty:
+            ax.scatter(wrong["seqlen"], wrong["rel_l2_err"], marker="x", s=40, color="red", zorder=5, label="wrong")
+        _log2_x(ax)
+        ax.set_yscale("log")  # errors span decades: keep the 10^k labels here
+        ax.set_title(dtype)
+        ax.set_ylabel("relative L2 error vs float64")
+        _legend(ax)
+    return fig
+
+
+def sparsity(df, meta, colors):
+    """Speedup over torch_fft against K/N and against the zeroed-bin fraction, each sparse
+    series anchored by the dense point with the same other parameters."""
+    timed = _timed(df[df["backend"] != BASELINE_BACKEND])
+    timed = timed[timed["speedup"].notna()]
+    views = (
+        ("partial_frac", (timed["partial_frac"] < 1) & (timed["freq_sparsity"] == 0), "partial kernel fraction K/N"),
+        ("freq_sparsity", (timed["freq_sparsity"] > 0) & (timed["partial_frac"] == 1),
+         "frequency sparsity (fraction of bins zeroed)"),
+    )
+    if not any(mask.any() for _, mask, _ in views):
+        return None
+    fig, axes = _grid(1, 2)
+    for ax, (column, mask, xlabel) in zip(axes[0], views):
+        sparse = timed[mask]
+        if sparse.empty:
+            ax.text(0.5, 0.5, f"no points varying {xlabel.split(' (')[0]} in this run", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        keys = ["backend", "dtype", "mode", "seqlen", "batch", "channels", "gated"]
+        wanted = sparse[keys].drop_duplicates()
+        rows = timed[mask | timed["dense"]].merge(wanted, on=keys)
+        ax.axhline(1.0, color="black", lw=1)
+        for key, s in rows.groupby(keys):
+            backend, dtype, mode, n = key[:4]
+            s = s.sort_values(column)
+            ax.plot(s[column], s["speedup"], "o-", ms=3, color=colors[backend], label=f"{backend} {dtype} {mode} N={n}")
+            ax.fill_between(s[column], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
+        _legend(ax)
+    return fig
+
+
+PLOTS = (
+    PlotSpec("runtime", "Runtime vs N",
+             "Median time per point (line) and its p20–p80 band, dense points, one panel per dtype and mode.",
+             "No timed dense points in this run.", runtime_vs_n),
+    PlotSpec("speedup", f"Speedup over {BASELINE_BACKEND}",
+             f"{BASELINE_BACKEND} median time at the same point in this run divided by the backend's "
+             "(band: the backend's p20–p80). Above 1 is faster than the baseline.",
+             f"No points with both a timed backend and a timed {BASELINE_BACKEND} baseline.", speedup_vs_n),
+    PlotSpec("hbm_floor", "Fraction of the HBM floor",
+             "Time to move the minimum HBM bytes at the measured copy bandwidth, divided by the measured time: "
+             "1 means the kernel runs at the memory limit.",
+             "No points with an HBM floor in this run.", hbm_floor_vs_n),
+    PlotSpec("roofline", "Roofline",
+             "Achieved TFLOP/s (model FLOPs) against arithmetic intensity, under the ceilings measured at the "
+             "start of the run: copy bandwidth and dense matmul throughput per dtype.",
+             "No points with FLOP and byte counts in this run.", roofline),
+    PlotSpec("error", "Error vs N",
+             "Relative L2 error against the float64 reference (solid: causal, dotted: circular); red crosses "
+             "are points over budget; the dashed line is the dtype's budget.",
+             "No points with a measured error in this run.", error_vs_n),
+    PlotSpec("sparsity", "Sparsity",
+             "Speedup over the baseline as the kernel gets shorter (K/N, left) or its spectrum sparser (right); "
+             "each line starts from the dense point with the same parameters.",
+             "This run has no partial-kernel or frequency-sparse points.", sparsity),
+)

@@ -1,0 +1,169 @@
+"""The sweep: every (point, backend) of a suite, each measured in a worker process, each row
+appended to the run's JSON Lines file as soon as it exists.
+
+Isolation costs one process start (and CUDA context) per backend, plus one per crash; in return a
+backend that segfaults, aborts, hits an illegal address or hangs loses only its current point
+(recorded as `error` or `timeout`) and the sweep resumes in a fresh worker at the next point.
+"""
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import torch
+
+from fftbench import environment
+from fftbench.problem import Problem
+from fftbench.progress import Progress
+from fftbench.registry import Backend
+from fftbench.results import ResultStore, row_key
+from fftbench.suites import Suite
+from fftbench.timing import TimingOptions
+from fftbench.worker import WorkerJob, worker_main
+
+
+@dataclasses.dataclass
+class RunSpec:
+    suite: Suite
+    problems: list[Problem]
+    backends: list[Backend]
+    device: str  # "cuda" or "cpu"
+    run_dir: Path
+    run_meta: dict  # run.json contents so far (env, git, calibration); env_samples are appended
+    point_timeout_s: float = 900.0
+
+
+def problem_columns(problem: Problem) -> dict:
+    return {**problem.key(), "fft_size": problem.fft_size}
+
+
+class Sweep:
+    def __init__(self, spec: RunSpec):
+        self.spec = spec
+        self.store = ResultStore(spec.run_dir)
+        meta = spec.run_meta
+        self.base = {
+            "run_id": meta["run_id"], "suite": spec.suite.name, "git_sha": meta["git"]["sha"],
+            "dirty": meta["git"]["dirty"], "gpu": meta["env"].get("gpu"), "driver": meta["env"].get("driver"),
+        }
+        self.env_samples = meta.setdefault("env_samples", [])
+
+    def _row(self, backend: Backend, problem: Problem, values: dict) -> dict:
+        return {
+            **self.base, "backend": backend.name, "family": backend.family, "is_baseline": backend.baseline,
+            "precomputed_spectrum": backend.precomputed_spectrum, **problem_columns(problem),
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S"), **values,
+        }
+
+    def tasks(self) -> list[tuple[Backend, list[Problem]]]:
+        done = self.store.finished_keys()
+        out = []
+        for backend in self.spec.backends:
+            todo = [p for p in self.spec.problems
+                    if row_key({**self.base, "backend": backend.name, **problem_columns(p)}) not in done]
+            if todo:
+                out.append((backend, todo))
+        return out
+
+    def run(self) -> None:
+        tasks = self.tasks()
+        total = sum(len(ps) for _, ps in tasks)
+        skipped = len(self.spec.backends) * len(self.spec.problems) - total
+        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(self.spec.backends)} backends"
+              f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}")
+        with Progress(total) as progress:
+            for backend, problems in tasks:
+                self._run_backend(backend, problems, progress)
+
+    def _record(self, backend, problem, values, progress) -> None:
+        row = self._row(backend, problem, values)
+        self.store.append(row)
+        progress.advance(row)
+
+    def _run_backend(self, backend: Backend, problems: list[Problem], progress: Progress) -> None:
+        """Rows that need no worker (unavailable / unsupported) are written here; the rest go to
+        workers, restarted after a crash or a timeout at the next point."""
+        reason = backend.unavailable_reason(self.spec.device == "cuda")
+        runnable = []
+        for p in problems:
+            why = reason or backend.unsupported_reason(p)
+            if why:
+                self._record(backend, p, {"status": "unavailable" if reason else "unsupported", "reason": why}, progress)
+            else:
+                runnable.append(p)
+        while runnable:
+            finished = self._run_worker(backend, runnable, progress)
+            runnable = runnable[finished:]
+
+    def _run_worker(self, backend: Backend, problems: list[Problem], progress: Progress) -> int:
+        """Run one worker over `problems`; return how many were recorded (including a failed one)."""
+        spec = self.spec
+        job = WorkerJob(backend=backend.name, problems=tuple(problems), device=spec.device,
+                        timing=spec.suite.timing, budgets=spec.suite.budgets,
+                        calibration=spec.run_meta.get("calibration", {}),
+                        error_log=str(spec.run_dir / "errors.log"))
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=worker_main, args=(job, child), daemon=True)
+        proc.start()
+        child.close()
+        recorded, current = 0, None
+        last_news = time.monotonic()
+        try:
+            while True:
+                if parent.poll(1.0):
+                    try:
+                        msg = parent.recv()
+                    except EOFError:
+                        msg = None  # the pipe closed: the worker is gone
+                    if msg is not None:
+                        last_news = time.monotonic()
+                        kind = msg[0]
+                        if kind == "start":
+                            current = msg[1]
+                        elif kind == "row":
+                            self._record(backend, problems[msg[1]], msg[2], progress)
+                            recorded, current = msg[1] + 1, None
+                        elif kind == "env":
+                            self.env_samples.append({"backend": backend.name, "when": msg[1], **msg[2]})
+                        elif kind == "done":
+                            return len(problems)
+                        continue
+                elif proc.is_alive():
+                    if time.monotonic() - last_news > spec.point_timeout_s:
+                        proc.kill()
+                        hung = recorded if current is None else current
+                        self._record(backend, problems[hung], {"status": "timeout",
+                                     "reason": f"no result after {spec.point_timeout_s:.0f} s; worker killed"}, progress)
+                        return hung + 1
+                    continue
+                # The worker died: blame the point it had started (or the next one, if between points).
+                proc.join(5)
+                failed = recorded if current is None else current
+                if failed >= len(problems):
+                    return len(problems)
+                self._record(backend, problems[failed], {"status": "error", "reason": _exit_reason(proc.exitcode)}, progress)
+                return failed + 1
+        finally:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+            parent.close()
+
+
+def _exit_reason(code: int | None) -> str:
+    import signal
+
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"worker process died ({name}); see errors.log"
+    return f"worker process exited with code {code} mid-point; see errors.log"
+
+
+def default_device(force_cpu: bool = False) -> str:
+    return "cuda" if torch.cuda.is_available() and not force_cpu else "cpu"

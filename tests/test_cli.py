@@ -1,0 +1,62 @@
+"""The command line as a user meets it: --list, bad input as one line with exit code 2, and a real
+CPU sweep of the smoke suite end to end."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fftbench.cli import main
+from fftbench.results import load_run
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_list_shows_suites_and_backend_availability(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "seqlen" in out and "smoke" in out and "torch_fft" in out
+    assert "unavailable: needs a CUDA GPU" in out or "available" in out
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--suite", "nope"], "unknown suite"),
+        (["--suite", "smoke", "--backends", "warp_drive"], "unknown backend"),
+        (["--suite", "smoke", "--dtypes", "fp8"], "--dtypes"),
+        (["--suite", "smoke", "--modes", "sideways"], "--modes"),
+        (["--suite", "smoke", "--seqlens", "4Q"], "seqlen"),
+        (["--suite", "smoke", "--out", "/proc/fftbench-cannot-write"], "cannot write"),
+        (["--suite", "smoke", "--resume", "/nonexistent"], "--resume"),
+        (["report", "/nonexistent"], "usage: fftbench report"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_wrong_flag_is_exit_2():
+    proc = subprocess.run([sys.executable, "run_bench.py", "--no-such-flag"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
+
+
+def test_smoke_suite_end_to_end_on_cpu(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "run_bench.py", "--suite", "smoke", "--cpu", "--out", str(out),
+                           "--backends", "torch_fft,monarch_twin", "--no-report"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "smoke: 16 points × 2 backends = 32 to run" in proc.stdout
+    assert "fraction of the HBM floor" in proc.stdout  # the summary table's legend
+    meta, frame = load_run(out)
+    assert meta["git"]["sha"] and meta["env"]["cpu"] and meta["calibration"]["copy_gbps"] > 0
+    assert len(frame) == 32 and set(frame["backend"]) == {"torch_fft", "monarch_twin"}
+    ok = frame[frame["status"] == "ok"]
+    assert len(ok) == 32, frame[frame["status"] != "ok"][["backend", "status", "reason"]].to_string()
+    assert (ok["rel_l2_err"] < ok["err_budget"]).all() and (ok["t_p50_us"] > 0).all()
+    assert (ok["frac_hbm_floor"] > 0).all() and ok["n_samples"].min() >= 5
+    assert (out / "results.csv").exists() and len(pd.read_parquet(out / "results.parquet")) == 32

@@ -1,0 +1,56 @@
+import pytest
+
+from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen
+
+
+def test_every_shipped_suite_loads_and_has_points():
+    assert {"seqlen", "precision", "sparsity", "gated", "smoke"} <= set(available_suites())
+    for name in available_suites():
+        suite = load_suite(name)
+        assert suite.points() and suite.points(cpu_sized=True)
+
+
+def test_seqlen_suite_shapes_keep_work_constant():
+    pts = {(p.seqlen, p.mode): p for p in load_suite("seqlen").points()}
+    assert min(n for n, _ in pts) == 256 and max(n for n, _ in pts) == 4 << 20
+    assert (pts[(8192, "causal")].batch, pts[(8192, "causal")].channels) == (64, 768)
+    assert (pts[(256, "causal")].batch, pts[(16384, "causal")].batch) == (64, 32)
+    assert (pts[(1 << 20, "causal")].batch, pts[(1 << 20, "causal")].channels) == (1, 768)
+    assert pts[(4 << 20, "causal")].channels == 64
+    cpu = load_suite("seqlen").points(cpu_sized=True)
+    assert max(p.seqlen for p in cpu) <= 16384 and max(p.rows * p.seqlen for p in cpu) <= 131072
+
+
+def test_sparsity_axes_make_partial_and_sparse_problems():
+    pts = load_suite("sparsity").points()
+    assert any(p.is_partial and p.K == p.seqlen // 4 for p in pts)
+    assert any(p.freq_sparsity == 0.75 for p in pts)
+
+
+def test_overrides_replace_axes():
+    pts = load_suite("seqlen").points(overrides={"seqlen": [4096], "dtype": ["bf16"]})
+    assert {(p.seqlen, p.dtype) for p in pts} == {(4096, "bf16")}
+
+
+def test_parse_seqlen():
+    assert parse_seqlen("4K") == 4096 and parse_seqlen("1m") == 1 << 20 and parse_seqlen(300) == 300
+    with pytest.raises(SuiteError):
+        parse_seqlen("4Q")
+
+
+def test_bad_suites_give_one_line_errors(tmp_path):
+    with pytest.raises(SuiteError, match="unknown suite"):
+        load_suite("nope")
+    cases = {
+        "broken.toml": "axes = [",
+        "noaxes.toml": "[shape]\nelements = 10\n",
+        "extra.toml": "[axes]\nseqlen=[16]\n[shape]\nelements=64\n[bogus]\n",
+        "badtiming.toml": "[axes]\nseqlen=[16]\n[shape]\nelements=64\n[timing]\nwarp=1\n",
+        "badvalue.toml": "[axes]\nseqlen=[16]\ndtype=['fp8']\n[shape]\nelements=64\n",
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(SuiteError) as err:
+            load_suite(str(path)).points()
+        assert "\n" not in str(err.value).strip()
