@@ -30,6 +30,10 @@ def git_info() -> dict:
         return out.stdout.strip() if out.returncode == 0 else None
 
     sha = git("rev-parse", "HEAD")
+    if sha is None and os.environ.get("FFTBENCH_GIT_SHA"):
+        # A copy of the tree without .git (a remote GPU machine): the launcher states the commit.
+        return {"sha": os.environ["FFTBENCH_GIT_SHA"], "dirty": os.environ.get("FFTBENCH_GIT_DIRTY") == "1",
+                "branch": os.environ.get("FFTBENCH_GIT_BRANCH")}
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"sha": sha, "dirty": bool(status) if status is not None else None, "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
 
