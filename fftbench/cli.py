@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--gate", type=Path, metavar="BASELINE", help="after the run, compare with this baseline run and exit non-zero on regressions")
     p.add_argument("--recalibrate", action="store_true", help="re-measure the device's copy and matmul ceilings")
+    p.add_argument("--profile", nargs="?", const="all", metavar="SEQLENS",
+                   help="after the run, re-run its ok points under Nsight Compute (all, or e.g. 1K,4K,1M)")
     return p
 
 
@@ -146,6 +148,11 @@ def run(args) -> int:
     finally:
         meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_run_meta(run_dir, meta)
+    if args.profile:
+        from fftbench.profile import profile_run
+
+        seqlens = None if args.profile == "all" else [parse_seqlen(s) for s in _csv(args.profile)]
+        profile_run(run_dir, seqlens)
     export_tables(run_dir)
     print(summary_table(load_run(run_dir)[1]))
     print(f"results: {run_dir}")

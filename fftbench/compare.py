@@ -13,9 +13,10 @@ NVBench's [min, q3]), and
   unclear          anything else: too noisy to tell.
 
 The gate fails (exit 1) on: a `slower` point whose median grew by more than `max_slowdown`
-(unless timing is non-fatal), a point whose error newly exceeds its budget, or a point that was
-ok and now fails (wrong, error, oom, timeout). A point that became unsupported or unavailable,
-or vanished, is reported but does not fail: capabilities change on purpose.
+(unless timing is non-fatal), a point whose error newly exceeds its budget, or a point that did
+not fail and now fails (wrong, error, oom, timeout; this includes a newly supported point that
+crashes). A point that became unsupported or unavailable, or vanished, is reported but does not
+fail: capabilities change on purpose. A point failing in both runs is not a new regression.
 
 With basis="ratio" the verdict is computed on each point's time divided by the torch_fft time of
 the same point in the same run, which cancels a uniformly faster or slower machine.
@@ -72,7 +73,8 @@ class Thresholds:
         for source in sources:
             unknown = set(source) - known
             if unknown:
-                raise BadInput(f"gate: unknown threshold(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+                raise BadInput(f"gate: unknown threshold(s) {', '.join(sorted(unknown))}; "
+                               f"known: {', '.join(sorted(known))}")
             values.update({k: v for k, v in source.items() if v is not None})
         return cls(**values)
 
@@ -94,7 +96,8 @@ class Run:
     def label(self) -> str:
         env, git = self.meta.get("env", {}), self.meta.get("git", {})
         sha = (git.get("sha") or "?")[:10] + ("+dirty" if git.get("dirty") else "")
-        return f"{self.meta.get('run_id', self.path.name)} ({env.get('gpu', '?')}, {sha})"
+        machine = env.get("gpu") or env.get("cpu") or "unknown machine"
+        return f"{self.meta.get('run_id', self.path.name)} ({machine}, {sha})"
 
     def baseline_row(self, row: dict) -> dict | None:
         return self.rows.get(point_key({**row, "backend": BASELINE_BACKEND}))
@@ -136,7 +139,8 @@ def load_side(path: str | Path, role: str) -> Run:
         if not isinstance(row, dict) or any(c not in row for c in MATCH_COLUMNS + ("status",)):
             raise BadInput(f"{role} {results}:{number}: not a results row (missing key columns)")
         if row.get("schema_version") != SCHEMA_VERSION:
-            raise BadInput(f"{role} {results}:{number}: schema_version {row.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+            raise BadInput(f"{role} {results}:{number}: schema_version {row.get('schema_version')!r}, "
+                           f"expected {SCHEMA_VERSION}")
         rows[point_key(row)] = row  # a resumed point appears again: the last row wins
     if not rows:
         raise BadInput(f"{role} {results}: no result rows")
@@ -263,13 +267,13 @@ def diff_point(base: Run, cur: Run, key: tuple, t: Thresholds) -> PointDiff:
         ratio=(old_ratio and old_ratio.center, new_ratio and new_ratio.center),
         err=(old.get("rel_l2_err"), new.get("rel_l2_err")),
     )
-    if old["status"] == "ok" and new["status"] in FAILED:
+    if new["status"] in FAILED and old["status"] not in FAILED:
         diff.failures.append(f"now {new['status']}: {new.get('reason') or 'no reason given'}")
-    elif _exceeds_budget(new) and not _exceeds_budget(old):
-        diff.failures.append(f"error {new.get('rel_l2_err'):.2e} exceeds budget {new.get('err_budget'):.1e}")
+    elif _exceeds_budget(new) and not _exceeds_budget(old) and old["status"] not in FAILED:
+        diff.failures.append(f"error {new['rel_l2_err']:.2e} exceeds budget {new['err_budget']:.1e}")
     elif old["status"] == "ok" and new["status"] in SKIPPED:
         diff.notes.append(f"now {new['status']}: {new.get('reason') or 'no reason given'}")
-    elif old["status"] in FAILED | SKIPPED and new["status"] == "ok":
+    elif old["status"] != "ok" and new["status"] == "ok":
         diff.notes.append(f"was {old['status']}, now ok")
 
     pair = (old_ratio, new_ratio) if t.basis == "ratio" else (_interval(old, t.spread), _interval(new, t.spread))
@@ -322,7 +326,8 @@ def _machine_warnings(base: Run, cur: Run, t: Thresholds) -> list[str]:
     return warnings
 
 
-def compare_runs(baseline: str | Path, current: str | Path, thresholds: Thresholds | dict | None = None) -> CompareResult:
+def compare_runs(baseline: str | Path, current: str | Path,
+                 thresholds: Thresholds | dict | None = None) -> CompareResult:
     """Compare two runs (directories or results.jsonl files).
 
     thresholds: a Thresholds used as is, or a dict of overrides applied on top of the current
@@ -343,7 +348,8 @@ def compare_runs(baseline: str | Path, current: str | Path, thresholds: Threshol
 # --- Markdown summary (CI log / job summary) --------------------------------------------------
 
 _TABLE_HEADER = (
-    "| backend | point | status | p50 µs (base → cur) | Δ p50 | Δ vs torch_fft | rel L2 err (base → cur) | verdict | why |\n"
+    "| backend | point | status | p50 µs (base → cur) | Δ p50 | Δ vs torch_fft | rel L2 err (base → cur) "
+    "| verdict | why |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
 

@@ -15,6 +15,7 @@ SCHEMA_VERSION = 1
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
+PROFILE_FILE = "profile.jsonl"  # Nsight Compute rows (fftbench.profile), joined on KEY_COLUMNS
 
 # Every row has every column (None where it does not apply), in this order.
 COLUMNS = (
@@ -35,6 +36,8 @@ COLUMNS = (
     "flops_model", "flops_executed", "tflops", "frac_peak_flops", "arith_intensity",
     # machine state around the point
     "sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttled", "throttle_reasons",
+    # kernels one call launches, with their device times (torch.profiler; GPU only)
+    "n_kernels", "kernels",
     # backend-specific facts (decomposition, autotuned config, ...)
     "details", "ts",
 )
@@ -64,9 +67,9 @@ def complete_row(values: dict) -> dict:
 class ResultStore:
     """Append-only JSON Lines file of rows for one run directory."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, filename: str = RESULTS_FILE):
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / RESULTS_FILE
+        self.path = self.run_dir / filename
         self._drop_torn_tail()
 
     def _drop_torn_tail(self) -> None:
@@ -80,7 +83,10 @@ class ResultStore:
                 f.truncate(data.rfind(b"\n") + 1)
 
     def append(self, row: dict) -> None:
-        line = json.dumps(complete_row(row), default=str) + "\n"
+        self.append_raw(complete_row(row))
+
+    def append_raw(self, row: dict) -> None:
+        line = json.dumps(row, default=str) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             os.write(fd, line.encode())
@@ -118,6 +124,9 @@ def load_run(run_dir: Path) -> tuple[dict, "pandas.DataFrame"]:
     meta_path = run_dir / RUN_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     frame = pd.DataFrame(list(read_rows(run_dir / RESULTS_FILE)), columns=list(COLUMNS))
+    profiles = pd.DataFrame(list(read_rows(run_dir / PROFILE_FILE)))
+    if not profiles.empty:
+        frame = frame.merge(profiles.drop_duplicates(list(KEY_COLUMNS), keep="last"), on=list(KEY_COLUMNS), how="left")
     return meta, frame
 
 
@@ -131,7 +140,8 @@ def write_run_meta(run_dir: Path, meta: dict) -> None:
 def export_tables(run_dir: Path) -> list[Path]:
     """Write results.csv and results.parquet beside the JSON Lines file."""
     _, frame = load_run(run_dir)
-    frame = frame.assign(details=frame["details"].map(lambda d: json.dumps(d) if d is not None else None))
+    nested = [c for c in ("details", "kernels", "prof_kernels") if c in frame]
+    frame = frame.assign(**{c: frame[c].map(lambda d: json.dumps(d) if d is not None else None) for c in nested})
     written = []
     csv = Path(run_dir) / "results.csv"
     frame.to_csv(csv, index=False)

@@ -44,6 +44,17 @@ def _is_oom(err: BaseException) -> bool:
     return isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in str(err).lower()
 
 
+def kernel_breakdown(run) -> list[dict]:
+    """The device work of one call (kernels, memsets, copies) with each one's time, via CUPTI."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run()
+        torch.cuda.synchronize()
+    device_events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return [{"name": e.name[:120], "us": e.time_range.elapsed_us()} for e in device_events]
+
+
 class PointMeasurer:
     """Measures one backend's points on one device (state: the timer's flush buffer)."""
 
@@ -117,6 +128,9 @@ class PointMeasurer:
                     row[k] = None
             else:
                 t_us = stats.median
+                if self.device.type == "cuda":
+                    kernels = kernel_breakdown(prepared.run)
+                    row.update(n_kernels=len(kernels), kernels=kernels)
         ctx = MetricContext(
             copy_gbps=self.job.calibration.get("copy_gbps"),
             peak_tflops=self.job.calibration.get("matmul_tflops", {}).get(problem.dtype),

@@ -28,8 +28,8 @@ def test_list_shows_suites_and_backend_availability(capsys):
         (["--suite", "smoke", "--dtypes", "fp8"], "--dtypes"),
         (["--suite", "smoke", "--modes", "sideways"], "--modes"),
         (["--suite", "smoke", "--seqlens", "4Q"], "seqlen"),
-        (["--suite", "smoke", "--out", "/proc/fftbench-cannot-write"], "cannot write"),
-        (["--suite", "smoke", "--resume", "/nonexistent"], "--resume"),
+        (["--suite", "smoke", "--backends", "torch_fft", "--out", "/proc/fftbench-cannot-write"], "cannot write"),
+        (["--suite", "smoke", "--backends", "torch_fft", "--resume", "/nonexistent"], "--resume"),
         (["report", "/nonexistent"], "usage: fftbench report"),
     ],
 )

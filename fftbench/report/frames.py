@@ -44,7 +44,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     df["kernel_len"] = df["kernel_len"].fillna(df["seqlen"])
     df["partial_frac"] = df["kernel_len"] / df["seqlen"]
     df["dense"] = (df["kernel_len"] == df["seqlen"]) & (df["freq_sparsity"] == 0)
-    df["point"] = df.apply(point_label, axis=1)
+    df["point"] = [point_label(row) for row in df.to_dict("records")]
 
     base = df[df["backend"] == BASELINE_BACKEND][list(POINT_COLUMNS) + ["t_p50_us"]]
     base = base.drop_duplicates(list(POINT_COLUMNS), keep="last").rename(columns={"t_p50_us": "base_p50_us"})
@@ -55,7 +55,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def point_label(row) -> str:
+def point_label(row: dict) -> str:
     parts = [f"B{int(row['batch'])}×H{int(row['channels'])}×N{int(row['seqlen'])}", row["dtype"], row["mode"]]
     if row["kernel_len"] != row["seqlen"]:
         parts.append(f"K={int(row['kernel_len'])}")

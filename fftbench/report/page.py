@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import jinja2
+import matplotlib
 import pandas as pd
 
 from fftbench.report import plots as plot_defs
@@ -60,7 +61,8 @@ def _sort_value(value) -> str:
 
 def table_rows(df: pd.DataFrame) -> list[dict]:
     rows = []
-    for record in df.sort_values(["backend", "dtype", "mode", "seqlen", "kernel_len", "freq_sparsity"]).to_dict("records"):
+    ordered_rows = df.sort_values(["backend", "dtype", "mode", "seqlen", "kernel_len", "freq_sparsity"])
+    for record in ordered_rows.to_dict("records"):
         record["spread"] = (f"{record['t_p20_us']:.4g}–{record['t_p80_us']:.4g}"
                             if record["t_p20_us"] == record["t_p20_us"] else None)
         cells = []
@@ -68,7 +70,7 @@ def table_rows(df: pd.DataFrame) -> list[dict]:
             value = record.get(column)
             numeric = fmt is not None or column == "spread"
             sort_key = record["t_p20_us"] if column == "spread" else value
-            cls = f"status-{record['status']}" if column == "status" else "num" if numeric else None
+            cls = {"status": f"status-{record['status']}", "reason": "reason"}.get(column, "num" if numeric else None)
             cells.append({"text": _fmt(value, fmt), "sort": _sort_value(sort_key) if numeric else None, "cls": cls})
         rows.append({"status": record["status"], "cells": cells})
     return rows
@@ -91,12 +93,16 @@ def backend_summary(df: pd.DataFrame) -> list[dict]:
         ok = g[g["status"] == "ok"]
         summary.append({
             "backend": backend, "family": g["family"].dropna().iloc[0] if g["family"].notna().any() else "",
-            "ok": len(ok), "failed": int(g["status"].isin(FAILED).sum()), "skipped": int(g["status"].isin(SKIPPED).sum()),
+            "ok": len(ok), "failed": int(g["status"].isin(FAILED).sum()),
+            "skipped": int(g["status"].isin(SKIPPED).sum()),
             "speedup": _fmt(geomean(ok["speedup"].dropna()), ".3g"),
             "hbm": _fmt(ok["frac_hbm_floor"].median() if ok["frac_hbm_floor"].notna().any() else None, ".3f"),
             "max_err_ratio": _fmt(ok["err_ratio"].max() if ok["err_ratio"].notna().any() else None, ".3g"),
         })
     return summary
+
+
+SAMPLE_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttle_reasons")
 
 
 def _throttle_text(reasons) -> str:
@@ -116,13 +122,15 @@ def environment(meta: dict) -> dict:
     ]
     calibration = meta.get("calibration") or {}
     peaks = calibration.get("matmul_tflops") or {}
-    samples = [{**s, "throttle": _throttle_text(s.get("throttle_reasons"))} for s in meta.get("env_samples") or []]
+    # CPU runs record when each backend started but no clocks: such samples say nothing.
+    measured = [s for s in meta.get("env_samples") or [] if any(s.get(k) is not None for k in SAMPLE_FIELDS)]
+    samples = [{**s, "throttle": _throttle_text(s.get("throttle_reasons"))} for s in measured]
     return {
         "facts": [(k, v) for k, v in facts if v not in (None, "")],
         "git": {"sha": git.get("sha") or "unknown", "branch": git.get("branch"), "dirty": bool(git.get("dirty"))},
         "calibration": {
-            "copy_gbps": calibration.get("copy_gbps"),
-            "peaks": ", ".join(f"{d} {v:.0f}" for d, v in peaks.items() if v),
+            "copy_gbps": _fmt(calibration.get("copy_gbps"), ".4g"),
+            "peaks": ", ".join(f"{d} {v:.3g}" for d, v in peaks.items() if v),
         },
         "budgets": ", ".join(f"{d} {v:.1e}" for d, v in (meta.get("budgets") or {}).items()),
         "samples": samples,
@@ -140,18 +148,24 @@ def render_plots(df: pd.DataFrame, meta: dict, plots_dir: Path) -> list[dict]:
     colors = backend_colors(df["backend"].dropna())
     rendered = []
     for spec in plot_defs.PLOTS:
-        fig = spec.draw(df, meta, colors)
-        entry = {"name": spec.name, "title": spec.title, "caption": spec.caption}
-        svg, png = plots_dir / f"{spec.name}.svg", plots_dir / f"{spec.name}.png"
-        if fig is None:
-            svg.unlink(missing_ok=True)  # a stale chart from an earlier report must not linger
-            png.unlink(missing_ok=True)
-            rendered.append({**entry, "note": spec.empty_note})
-            continue
-        fig.savefig(svg, metadata={"Date": None})
-        fig.savefig(png, dpi=110)
-        rendered.append({**entry, "src": _svg_data_uri(svg), "png": f"{PLOTS_DIR}/{png.name}"})
+        with matplotlib.rc_context(plot_defs.STYLE):
+            rendered.append(_render_plot(spec, df, meta, colors, plots_dir))
     return rendered
+
+
+def _render_plot(spec, df, meta, colors, plots_dir: Path) -> dict:
+    """One chart to SVG and PNG, or a note when the run has no data for it."""
+    entry = {"name": spec.name, "title": spec.title, "caption": spec.caption}
+    svg, png = plots_dir / f"{spec.name}.svg", plots_dir / f"{spec.name}.png"
+    fig = spec.draw(df, meta, colors)
+    if fig is None:
+        svg.unlink(missing_ok=True)  # a stale chart from an earlier report must not linger
+        png.unlink(missing_ok=True)
+        return {**entry, "note": spec.empty_note}
+    fig.savefig(svg, metadata={"Date": None})
+    fig.set_layout_engine("none")  # keep the layout just computed: laying out twice costs seconds
+    fig.savefig(png, dpi=110)
+    return {**entry, "src": _svg_data_uri(svg), "png": f"{PLOTS_DIR}/{png.name}"}
 
 
 def render_page(meta: dict, df: pd.DataFrame, plots: list[dict]) -> str:

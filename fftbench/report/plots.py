@@ -10,21 +10,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullFormatter
 
 from fftbench.report.frames import BASELINE_BACKEND, DTYPE_ORDER, MODE_ORDER, iter_series, ordered
 
-matplotlib.rcParams.update({
+# Applied with matplotlib.rc_context around drawing and saving (never globally, at import).
+STYLE = {
     "svg.fonttype": "none",  # text stays text in the SVG: smaller files, selectable labels
     "svg.hashsalt": "fftbench",  # stable ids, so regenerated reports diff cleanly
     "font.size": 9,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "legend.fontsize": 7,
-})
+}
 
 PANEL_SIZE = (4.2, 3.0)
 
@@ -66,9 +66,10 @@ def _size_label(value, _pos=None) -> str:
 
 
 def _plain_log(axis) -> None:
-    """Plain-number tick labels on a log axis (the default mathtext labels cost seconds per figure)."""
-    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-    axis.set_minor_formatter(NullFormatter())
+    """Plain-number tick labels on a log axis, minor ones too when it spans under two decades
+    (the default mathtext labels cost seconds per figure and leave short axes unlabelled)."""
+    axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def _log2_x(ax) -> None:
@@ -79,14 +80,33 @@ def _log2_x(ax) -> None:
     ax.set_xlabel("N (sequence length)")
 
 
-def _log_y(ax, base: int = 10) -> None:
-    ax.set_yscale("log", base=base)
+def _log_y(ax) -> None:
+    ax.set_yscale("log")
     _plain_log(ax.yaxis)
 
 
-def _legend(ax) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", frameon=False)
+def _log2_y(ax) -> None:
+    """Speedups: ticks at powers of two (…, 0.5, 1, 2, 4, …) read better than decades."""
+    ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_locator(LogLocator(base=2))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _line(ax, x, y, backend: str, label: str, colors) -> None:
+    """A series: the backend's colour, dashed when gated."""
+    ax.plot(x, y, marker="o", ms=3, color=colors[backend], label=label, ls="--" if label.endswith("gated") else "-")
+
+
+def _legend(fig) -> Figure:
+    """One legend for the whole figure, outside the panels, so it never hides data."""
+    entries = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.legend(entries.values(), entries.keys(), loc="outside right upper", frameon=False)
+    return fig
 
 
 def _timed(df):
@@ -100,14 +120,12 @@ def runtime_vs_n(df, meta, colors):
     fig, panels = _dtype_mode_panels(data)
     for ax, panel in panels:
         for label, backend, s in iter_series(panel):
-            ax.plot(s["seqlen"], s["t_p50_us"], marker="o", ms=3, color=colors[backend], label=label,
-                    ls="--" if "gated" in label else "-")
+            _line(ax, s["seqlen"], s["t_p50_us"], backend, label, colors)
             ax.fill_between(s["seqlen"], s["t_p20_us"], s["t_p80_us"], color=colors[backend], alpha=0.2, lw=0)
         _log2_x(ax)
         _log_y(ax)
         ax.set_ylabel("time p50 (µs), band p20–p80")
-        _legend(ax)
-    return fig
+    return _legend(fig)
 
 
 def speedup_vs_n(df, meta, colors):
@@ -119,13 +137,12 @@ def speedup_vs_n(df, meta, colors):
     for ax, panel in panels:
         ax.axhline(1.0, color=colors.get(BASELINE_BACKEND, "k"), lw=1, label=f"{BASELINE_BACKEND} (= 1)")
         for label, backend, s in iter_series(panel):
-            ax.plot(s["seqlen"], s["speedup"], "o-", ms=3, color=colors[backend], label=label)
+            _line(ax, s["seqlen"], s["speedup"], backend, label, colors)
             ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
         _log2_x(ax)
-        _log_y(ax, base=2)
+        _log2_y(ax)
         ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
-        _legend(ax)
-    return fig
+    return _legend(fig)
 
 
 def hbm_floor_vs_n(df, meta, colors):
@@ -137,12 +154,11 @@ def hbm_floor_vs_n(df, meta, colors):
     for ax, panel in panels:
         ax.axhline(1.0, color="grey", lw=1, ls=":")
         for label, backend, s in iter_series(panel):
-            ax.plot(s["seqlen"], s["frac_hbm_floor"], "o-", ms=3, color=colors[backend], label=label)
+            _line(ax, s["seqlen"], s["frac_hbm_floor"], backend, label, colors)
         _log2_x(ax)
         ax.set_ylim(0, max(1.05, float(panel["frac_hbm_floor"].max()) * 1.05))
         ax.set_ylabel("fraction of HBM floor (1 = memory bound)")
-        _legend(ax)
-    return fig
+    return _legend(fig)
 
 
 def roofline(df, meta, colors):
@@ -157,15 +173,18 @@ def roofline(df, meta, colors):
     for ax, dtype in zip(axes[0], dtypes):
         panel = data[data["dtype"] == dtype]
         for backend, s in panel.groupby("backend"):
-            ax.scatter(s["arith_intensity"], s["tflops"], s=12, color=colors[backend], label=backend)
+            dense, sparse = s[s["dense"]], s[~s["dense"]]
+            ax.scatter(dense["arith_intensity"], dense["tflops"], s=12, color=colors[backend], label=backend)
+            ax.scatter(sparse["arith_intensity"], sparse["tflops"], s=12, facecolors="none",
+                       edgecolors=colors[backend], label=f"{backend} partial/sparse" if len(sparse) else None)
         x = np.geomspace(panel["arith_intensity"].min() / 2, panel["arith_intensity"].max() * 4, 64)
         roofs = []
         if copy_gbps:
             roofs.append(copy_gbps * x / 1e3)
-            ax.plot(x, roofs[-1], color="grey", ls="--", lw=1, label=f"copy {copy_gbps:.0f} GB/s")
+            ax.plot(x, roofs[-1], color="grey", ls="--", lw=1, label=f"copy {copy_gbps:.3g} GB/s")
         if peaks.get(dtype):
             roofs.append(np.full_like(x, peaks[dtype]))
-            ax.plot(x, roofs[-1], color="grey", ls="-.", lw=1, label=f"matmul {dtype} {peaks[dtype]:.0f} TFLOP/s")
+            ax.plot(x, roofs[-1], color="grey", ls="-.", lw=1, label=f"matmul {dtype} {peaks[dtype]:.3g} TFLOP/s")
         if len(roofs) == 2:
             ax.plot(x, np.minimum(*roofs), color="black", lw=1.5, alpha=0.5)
         ax.set_xscale("log")
@@ -174,8 +193,7 @@ def roofline(df, meta, colors):
         ax.set_title(dtype + ("" if roofs else " (no calibration in run.json)"))
         ax.set_xlabel("arithmetic intensity (FLOP / min HBM byte)")
         ax.set_ylabel("achieved TFLOP/s")
-        _legend(ax)
-    return fig
+    return _legend(fig)
 
 
 def error_vs_n(df, meta, colors):
@@ -189,11 +207,11 @@ def error_vs_n(df, meta, colors):
         panel = data[data["dtype"] == dtype]
         budget = budgets.get(dtype, panel["err_budget"].max())
         if budget == budget:  # not NaN
-            ax.axhline(budget, color="red", lw=1, ls="--", label=f"budget {budget:.1e}")
-        for (backend, mode), s in panel[panel["dense"]].groupby(["backend", "mode"]):
-            s = s.sort_values("seqlen")
-            ax.plot(s["seqlen"], s["rel_l2_err"], "o-" if mode == "causal" else "s:", ms=3,
-                    color=colors[backend], label=f"{backend} {mode}")
+            ax.axhline(budget, color="red", lw=1, ls=":", label=f"{dtype} budget {budget:.1e}")
+        for mode, by_mode in panel[panel["dense"]].groupby("mode"):
+            for label, backend, s in iter_series(by_mode):
+                ax.plot(s["seqlen"], s["rel_l2_err"], marker="o" if mode == "causal" else "s", ms=3,
+                        ls="--" if label.endswith("gated") else "-", color=colors[backend], label=f"{label} · {mode}")
         wrong = panel[panel["status"] == "wrong"]
         if not wrong.empty:
             ax.scatter(wrong["seqlen"], wrong["rel_l2_err"], marker="x", s=40, color="red", zorder=5, label="wrong")
@@ -201,8 +219,7 @@ def error_vs_n(df, meta, colors):
         ax.set_yscale("log")  # errors span decades: keep the 10^k labels here
         ax.set_title(dtype)
         ax.set_ylabel("relative L2 error vs float64")
-        _legend(ax)
-    return fig
+    return _legend(fig)
 
 
 def sparsity(df, meta, colors):
@@ -236,8 +253,7 @@ def sparsity(df, meta, colors):
             ax.fill_between(s[column], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
-        _legend(ax)
-    return fig
+    return _legend(fig)
 
 
 PLOTS = (
@@ -254,11 +270,12 @@ PLOTS = (
              "No points with an HBM floor in this run.", hbm_floor_vs_n),
     PlotSpec("roofline", "Roofline",
              "Achieved TFLOP/s (model FLOPs) against arithmetic intensity, under the ceilings measured at the "
-             "start of the run: copy bandwidth and dense matmul throughput per dtype.",
+             "start of the run: copy bandwidth and dense matmul throughput per dtype. Hollow markers: partial or "
+             "frequency-sparse points, which can sit above the roof when the model counts the dense FLOPs.",
              "No points with FLOP and byte counts in this run.", roofline),
     PlotSpec("error", "Error vs N",
-             "Relative L2 error against the float64 reference (solid: causal, dotted: circular); red crosses "
-             "are points over budget; the dashed line is the dtype's budget.",
+             "Relative L2 error against the float64 reference (circles: causal, squares: circular, dashed: gated); "
+             "red crosses are points over budget; the dotted red line is the dtype's budget.",
              "No points with a measured error in this run.", error_vs_n),
     PlotSpec("sparsity", "Sparsity",
              "Speedup over the baseline as the kernel gets shorter (K/N, left) or its spectrum sparser (right); "

@@ -1,0 +1,30 @@
+"""The process Nsight Compute profiles: one backend call on one problem, inside NVTX range "fftbench".
+
+    python -m fftbench.profile_target BACKEND '{"batch": 64, ...}'
+
+Setup and a warm-up call happen before the range, so only the timed call's kernels are profiled.
+"""
+import json
+import sys
+
+import torch
+
+from fftbench.inputs import make_inputs
+from fftbench.problem import Problem
+from fftbench.registry import get_backend
+
+
+def main(backend: str, problem_json: str) -> None:
+    key = json.loads(problem_json)
+    problem = Problem(**{k: v for k, v in key.items() if k != "kernel_len"}, kernel_len=key["kernel_len"])
+    inputs = make_inputs(problem, "cuda")
+    run = get_backend(backend).prepare(problem, inputs).run
+    run()
+    torch.cuda.synchronize()
+    with torch.cuda.nvtx.range("fftbench"):
+        run()
+        torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
