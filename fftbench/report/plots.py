@@ -181,10 +181,10 @@ def roofline(df, meta, colors):
         roofs = []
         if copy_gbps:
             roofs.append(copy_gbps * x / 1e3)
-            ax.plot(x, roofs[-1], color="grey", ls="--", lw=1, label=f"copy {copy_gbps:.3g} GB/s")
+            ax.plot(x, roofs[-1], color="grey", ls="--", lw=1, label=f"copy {copy_gbps:.4g} GB/s")
         if peaks.get(dtype):
             roofs.append(np.full_like(x, peaks[dtype]))
-            ax.plot(x, roofs[-1], color="grey", ls="-.", lw=1, label=f"matmul {dtype} {peaks[dtype]:.3g} TFLOP/s")
+            ax.plot(x, roofs[-1], color="grey", ls="-.", lw=1, label=f"matmul {dtype} {peaks[dtype]:.4g} TFLOP/s")
         if len(roofs) == 2:
             ax.plot(x, np.minimum(*roofs), color="black", lw=1.5, alpha=0.5)
         ax.set_xscale("log")

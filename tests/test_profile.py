@@ -1,0 +1,59 @@
+"""Parsing a real Nsight Compute export (captured on the project's H100: torch_fft, 8×768×4K fp16
+causal, `ncu --csv --page raw` with fftbench.profile.NCU_METRICS) and the derived figures."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from fftbench import cost
+from fftbench.problem import Problem
+from fftbench.profile import NCU_METRICS, parse_ncu_csv, profile_point, summarize
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ncu_torch_fft_b8_h768_4k_fp16_causal.csv"
+PROBLEM = Problem(batch=8, channels=768, seqlen=4096, dtype="fp16", mode="causal")
+
+
+def test_parses_every_kernel_of_the_call():
+    kernels = parse_ncu_csv(FIXTURE.read_text())
+    names = [k["name"] for k in kernels]
+    assert len(kernels) == 7
+    assert any("vector_fft_r2c<8192" in n for n in names) and any("vector_fft_c2r<8192" in n for n in names)
+    for k in kernels:
+        assert set(NCU_METRICS) <= set(k), f"metric missing for {k['name']}"
+        assert k["kernel_ns"] > 0 and k["registers"] > 0
+
+
+def test_summary_sums_counters_and_derives_efficiency():
+    kernels = parse_ncu_csv(FIXTURE.read_text())
+    s = summarize(kernels, PROBLEM, flops_declared=None)
+    moved = s["prof_dram_read_bytes"] + s["prof_dram_write_bytes"]
+    assert s["prof_kernel_us"] == pytest.approx(sum(k["kernel_ns"] for k in kernels) / 1e3)
+    # torch.fft's causal path pads, transforms, multiplies, inverts and scales in separate kernels:
+    # it moves several times the minimal bytes.
+    assert moved > 5 * cost.min_hbm_bytes(PROBLEM)
+    assert s["prof_io_efficiency"] == pytest.approx(cost.min_hbm_bytes(PROBLEM) / moved)
+    assert s["prof_fma_pipe_flops"] > 0 and s["prof_registers"] == 48
+    assert 0 < s["prof_occupancy_pct"] <= 100
+    assert summarize(kernels, PROBLEM, flops_declared=s["prof_flops_measured"] / 2)["prof_flops_vs_declared"] == pytest.approx(2.0)
+
+
+def test_ncu_noise_and_empty_output():
+    assert parse_ncu_csv("==PROF== Disconnected\n") == []
+
+
+def test_missing_ncu_is_a_reason_not_a_failure(monkeypatch):
+    monkeypatch.setattr("fftbench.profile.ncu_path", lambda: None)
+    assert profile_point(PROBLEM, "torch_fft", None) == {"prof_reason": "ncu (Nsight Compute) not found"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_kernel_breakdown_lists_the_calls_kernels():
+    from fftbench.inputs import make_inputs
+    from fftbench.registry import get_backend
+    from fftbench.worker import kernel_breakdown
+
+    problem = Problem(batch=2, channels=4, seqlen=1024, dtype="fp16", mode="causal")
+    run = get_backend("torch_fft").prepare(problem, make_inputs(problem, "cuda")).run
+    run()
+    kernels = kernel_breakdown(run)
+    assert len(kernels) >= 3 and all(k["us"] > 0 for k in kernels)
