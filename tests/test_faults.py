@@ -43,11 +43,16 @@ def rows_by(path):
     return {(r["backend"], r["seqlen"]): r for r in read_rows(path / "results.jsonl")}
 
 
-def test_each_fault_costs_only_its_point(tmp_path):
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_each_fault_costs_only_its_point(tmp_path, device):
     suite = tmp_path / "faults.toml"
     suite.write_text(SUITE)
     out = tmp_path / "run"
-    proc = run_bench(tmp_path, "--suite", suite, "--out", out, "--cpu", "--point-timeout", 20)
+    cpu_flag = ["--cpu"] if device == "cpu" else []
+    proc = run_bench(tmp_path, "--suite", suite, "--out", out, *cpu_flag, "--point-timeout", 20)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = rows_by(out)
     assert len(rows) == 6 * 3
