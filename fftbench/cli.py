@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fftbench", description="Benchmark long FFT convolutions.",
                                 epilog="subcommands: 'report RUN_DIR', 'compare BASELINE CURRENT' (see --help of each)")
     p.add_argument("--suite", default="seqlen", help=f"suite name or TOML path (default seqlen; have: {', '.join(available_suites())})")
-    p.add_argument("--backends", help="comma-separated backend names (default: the suite's)")
+    p.add_argument("--backends", help="comma-separated backend or family names, e.g. torch,monarch_cuda (default: the suite's)")
     p.add_argument("--dtypes", help=f"replace the suite's dtypes ({','.join(DTYPES)})")
     p.add_argument("--seqlens", help="replace the suite's sequence lengths, e.g. 1K,4K,1M")
     p.add_argument("--modes", help=f"replace the suite's modes ({','.join(MODES)})")
@@ -73,10 +73,14 @@ def _select_backends(suite, names: list[str] | None):
     from fftbench.registry import load_backends
 
     known = load_backends()
-    wanted = names or suite.backends or list(known)
-    unknown = [n for n in wanted if n not in known]
-    if unknown:
-        raise CliError(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    families = {}
+    for b in known.values():
+        families.setdefault(b.family, []).append(b.name)
+    wanted = []
+    for name in names or suite.backends or list(known):
+        if name not in known and name not in families:
+            raise CliError(f"unknown backend {name!r}; backends: {', '.join(known)}; families: {', '.join(families)}")
+        wanted += [n for n in ([name] if name in known else families[name]) if n not in wanted]
     return [known[n] for n in wanted]
 
 

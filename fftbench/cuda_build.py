@@ -95,22 +95,29 @@ def check_launch(lib: ctypes.CDLL, code: int, what: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Compile every declared library (the kernel packages declare them on import)."""
-    from fftbench.registry import BACKEND_MODULES
-    import importlib
+    """Compile every declared library in parallel (the kernel packages declare them on import)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    for module in BACKEND_MODULES:
-        importlib.import_module(module)
-    failed = 0
-    for lib in _DECLARED.values():
-        try:
-            print(f"built {lib.name}: {lib.build()}")
-        except BuildError as err:
-            failed += 1
-            print(err, file=sys.stderr)
-    if not _DECLARED:
+    from fftbench import cuda_build  # the imported module, not __main__: that is where libraries register
+    from fftbench.registry import load_backends
+
+    load_backends()  # importing the backend modules (and FFTBENCH_PLUGINS) declares their libraries
+    libraries = list(cuda_build._DECLARED.values())
+    if not libraries:
         print("no CUDA libraries declared", file=sys.stderr)
-    return 1 if failed else 0
+        return 1
+
+    def build(lib):
+        try:
+            return f"built {lib.name}: {lib.build()}", True
+        except BuildError as err:
+            return str(err), False
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        outcomes = list(pool.map(build, libraries))
+    for text, ok in outcomes:
+        print(text, file=sys.stdout if ok else sys.stderr)
+    return 0 if all(ok for _, ok in outcomes) else 1
 
 
 if __name__ == "__main__":

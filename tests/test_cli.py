@@ -39,6 +39,14 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
     assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+def test_a_family_name_selects_its_backends():
+    from fftbench.cli import _select_backends
+    from fftbench.suites import load_suite
+
+    names = [b.name for b in _select_backends(load_suite("smoke"), ["torch", "torch_fft"])]
+    assert names == ["torch_fft", "torch_fft_compile"]
+
+
 def test_wrong_flag_is_exit_2():
     proc = subprocess.run([sys.executable, "run_bench.py", "--no-such-flag"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "unrecognized arguments" in proc.stderr
