@@ -3,6 +3,7 @@
     fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal]
     fftbench --list
     fftbench report RUN_DIR
+    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal]
     fftbench compare BASELINE CURRENT [...]
     fftbench --suite smoke --gate BASELINE_RUN_DIR
 
@@ -175,6 +176,23 @@ def render_report(run_dir: Path) -> None:
     print(f"report: {write_report(run_dir)}")
 
 
+def profile_command(argv: list[str]) -> int:
+    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal]: ncu over a finished run's ok points."""
+    p = argparse.ArgumentParser(prog="fftbench profile")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--seqlens")
+    p.add_argument("--modes")
+    args = p.parse_args(argv)
+    if not (args.run_dir / RUN_FILE).exists():
+        raise CliError(f"{args.run_dir}: not a run directory (no {RUN_FILE})")
+    from fftbench.profile import profile_run
+
+    seqlens = [parse_seqlen(s) for s in _csv(args.seqlens)] if args.seqlens else None
+    print(f"profile: {profile_run(args.run_dir, seqlens, _csv(args.modes))}")
+    export_tables(args.run_dir)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -182,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             from fftbench import compare
 
             return compare.main(argv[1:])
+        if argv[:1] == ["profile"]:
+            return profile_command(argv[1:])
         if argv[:1] == ["report"]:
             if len(argv) != 2 or not (Path(argv[1]) / RUN_FILE).exists():
                 raise CliError("usage: fftbench report RUN_DIR (a directory holding run.json and results.jsonl)")
