@@ -1,0 +1,159 @@
+"""triton_monarch: the Monarch FFT convolution written in Triton (kernel.py), one fused program per
+pair of rows, autotuned over warps, pairs per program and a register cap (NOTES.md: measurements).
+
+Runs compiled on a GPU with compute capability ≥ 8.0, or on CPU tensors under the Triton
+interpreter (TRITON_INTERPRET=1), which is how CI tests it. Triton is imported only when a kernel
+is prepared, so a machine without it lists the backend as unavailable instead of failing.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import os
+
+import torch
+
+from fftbench.inputs import Inputs
+from fftbench.problem import Problem
+from fftbench.registry import Prepared, register_backend
+from kernels.triton_monarch.plan import Plan, factorisation
+
+SEQLENS = (256, 16384)
+_OPERAND_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+# (num_warps, pairs per program, register cap) tried by the autotuner, by FFT size. One program
+# holds the whole F-point complex tile, so registers, not shared memory, bound the blocks per SM
+# (ncu, 4K causal, 8 warps: 177 registers, 1 block, 12.5% occupancy, issue slots 32% busy); a
+# register cap (maxnreg=128) trades a few spills for a second resident block: 4K causal 1.47 →
+# 1.15 ms on the H100. 16 warps and maxnreg=168 never won there (NOTES.md) and are not tried.
+_CONFIGS = {
+    "small": ((4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
+    "medium": ((4, 1, None), (4, 1, 128), (8, 1, None), (8, 1, 128)),
+    "large": ((8, 1, None), (8, 1, 128)),
+}
+
+
+def _config_set(size: int) -> str:
+    return "small" if size <= 2048 else "medium" if size <= 4096 else "large"
+
+
+def interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def unavailable_reason() -> str | None:
+    if importlib.util.find_spec("triton") is None:
+        return "needs the triton package"
+    if interpreted():
+        return None
+    if not torch.cuda.is_available():
+        return "needs a CUDA GPU with compute capability >= 8.0, or TRITON_INTERPRET=1 (CPU interpreter)"
+    major, minor = torch.cuda.get_device_capability()
+    if major < 8:
+        return f"needs compute capability >= 8.0 (tensor-core tl.dot); this GPU is {major}.{minor}"
+    return None
+
+
+def unsupported_reason(problem: Problem) -> str | None:
+    if factorisation(problem) is None:
+        return (f"FFT size {problem.fft_size} ({problem.mode}) has no single-program factorisation "
+                "(causal N 256..8K, circular N 256..16K)")
+    if problem.dtype == "bf16" and interpreted():
+        return "the Triton interpreter's tl.dot mishandles bf16 on CPU; bf16 runs compiled on a GPU only"
+    return None
+
+
+def executed_flops(problem: Problem) -> float:
+    """Tensor-core FLOPs of the plan (Plan.flops_per_row) plus the fp32 elementwise work per
+    complex point per two rows: 6 per twiddle (stage-1 twiddle twice, the 3-stage product and
+    stage-2 twiddle twice more), 6 for the spectrum product, and the gating products."""
+    plan = Plan.for_problem(problem)
+    elementwise = 6 * (2 + (4 if plan.r3 > 1 else 0) + 1) * plan.size / 2
+    gating = 2 * problem.seqlen if problem.gated else 0
+    return problem.rows * (plan.flops_per_row() + elementwise + gating)
+
+
+def _prune(configs, named_args, **kwargs):
+    meta = {**named_args, **kwargs}  # constexprs arrive as keyword arguments
+    wanted = _CONFIGS[_config_set(meta["R1"] * meta["R2"] * meta["R3"])]
+    return [c for c in configs if (c.num_warps, c.kwargs["PAIRS"], c.maxnreg) in wanted]
+
+
+def default_config(problem: Problem) -> tuple[int, int, int | None]:
+    """(num_warps, pairs per program, register cap) used without autotuning (interpreter, checks):
+    4 warps while the complex tile has at most 4K points, else 8."""
+    points = problem.fft_size
+    return (4, 1, None) if points <= 4096 else (8, 1, None)
+
+
+@functools.cache
+def _kernels():
+    """(jit kernel, autotuned kernel), imported on first use."""
+    import triton
+
+    from kernels.triton_monarch.kernel import monarch_conv_kernel
+
+    every = sorted({c for cs in _CONFIGS.values() for c in cs}, key=str)
+    configs = [triton.Config({"PAIRS": p}, num_warps=w, num_stages=1, maxnreg=r) for w, p, r in every]
+    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "RIN", "GATED", "PREC", "n_pairs"],
+                            prune_configs_by={"early_config_prune": _prune})(monarch_conv_kernel)
+    return monarch_conv_kernel, tuned
+
+
+@register_backend(
+    "triton_monarch", family="monarch", dtypes=("fp16", "bf16", "fp32"), seqlens=SEQLENS, pow2_only=True,
+    features={"gating", "partial", "freq_sparse"}, device="any", requires=unavailable_reason,
+    supports=unsupported_reason, flops=executed_flops,
+)
+def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int | None] | None = None,
+                   radices: tuple[int, ...] | None = None) -> Prepared:
+    """Monarch FFT convolution in Triton (tl.dot stages, fused, autotuned).
+
+    config=(num_warps, pairs per program, register cap or None) skips autotuning (always skipped
+    under the interpreter); radices overrides the plan's factorisation (for exploring others)."""
+    plan = Plan.for_problem(problem, radices)
+    device = inputs.u.device
+    op = _OPERAND_DTYPES[problem.dtype]
+    mats = [plan.dft_matrix(r, op).to(device) for r in plan.radices]
+    if len(mats) == 2:
+        mats.append(mats[1])  # unused third-stage placeholder
+    ta, tb, tc = (t.to(device) for t in plan.twiddles())
+    spec = plan.spectrum(problem, inputs.k, torch.float32 if op == torch.float32 else torch.float16).to(device)
+    u = inputs.u.contiguous()
+    v = inputs.v.contiguous() if problem.gated else u
+    w = inputs.w.contiguous() if problem.gated else u
+    out = inputs.out
+    n_pairs = math.ceil(problem.batch / 2)
+    args = (u, v, w, out, *mats, ta, tb, tc, spec, problem.batch, problem.channels, problem.seqlen, n_pairs)
+    # input_precision matters only for fp32 operands (exact "ieee", not TF32); fp16/bf16 ignore it
+    meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, RIN=plan.rows_in, GATED=problem.gated,
+                PREC="ieee" if op == torch.float32 else "tf32")
+    kernel, tuned = _kernels()
+    details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
+               "skips_work": "causal zero half only (first forward, last inverse stage); partial and "
+                             "frequency-sparse problems multiply by the dense (zeroed) spectrum"}
+
+    if config is not None or interpreted():  # a fixed configuration, no autotuning
+        warps, pairs, maxnreg = config or default_config(problem)
+        grid = (problem.channels * math.ceil(n_pairs / pairs),)
+        cap = {} if maxnreg is None else {"maxnreg": maxnreg}
+
+        def run():
+            kernel[grid](*args, **meta, PAIRS=pairs, num_warps=warps, num_stages=1, **cap)
+            return out
+
+        details["config"] = f"PAIRS={pairs}, num_warps={warps}, num_stages=1, maxnreg={maxnreg} (fixed)"
+        return Prepared(run=run, details=details)
+
+    import triton
+
+    def run():
+        grid = lambda m: (problem.channels * triton.cdiv(n_pairs, m["PAIRS"]),)
+        tuned[grid](*args, **meta)
+        return out
+
+    run()  # compiles and autotunes outside the timed region; the chosen config goes into details
+    best = tuned.best_config
+    details["config"] = (f"PAIRS={best.kwargs['PAIRS']}, num_warps={best.num_warps}, "
+                         f"num_stages={best.num_stages}, maxnreg={best.maxnreg}")
+    return Prepared(run=run, details=details)
