@@ -1,0 +1,117 @@
+"""CPU twin of the Monarch CUDA kernel: the same plan (kernels/monarch_cuda/plan.py), executed in
+torch with the kernel's rounding points, so the algorithm is tested without a GPU and the kernel
+can be compared against it.
+
+Rounding points, as in the kernel: operands (data, DFT matrices) in the problem dtype (fp16 or
+bf16); each stage's matrix product, twiddle multiply and the pointwise map in fp32; the result of
+every stage rounded back to the dtype (the kernel stores it so in shared memory). Gated inputs:
+u·w computed in fp32 and rounded; the output y·v likewise.
+The kernel's spectrum pairs are fp16 here too (plan.pair_spectrum) and A, B are formed from them
+in fp32 (plan.pair_coefficients). The one deliberate difference: the kernel computes twiddles
+with the SFU (|error| < 1e-6) where the twin uses exact ones rounded to fp32, and its MMA
+accumulation order differs, so the two agree to about 1e-4 relative (fp16), not bit for bit.
+"""
+from __future__ import annotations
+
+import torch
+
+from fftbench.inputs import torch_dtype
+from fftbench.problem import Problem
+from kernels.monarch_cuda.plan import Plan, pair_coefficients
+
+_ROWS_PER_CHUNK = 256
+
+
+def _round(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return x.to(dtype).float()
+
+
+class Twin:
+    """Precomputed operands for one problem; __call__ computes y like the kernel does."""
+
+    def __init__(self, problem: Problem, k: torch.Tensor):
+        self.problem = problem
+        self.plan = Plan.for_problem(problem)
+        self.dtype = torch_dtype(problem.dtype)
+        self.mats = {r: (_round(self.plan.dft_matrix(r).real, self.dtype), _round(self.plan.dft_matrix(r).imag, self.dtype))
+                     for r in set(self.plan.radices)}
+        self.twiddles = [self.plan.twiddles(j).to(torch.complex64) for j in range(len(self.plan.radices) - 1)]
+        self.coef = pair_coefficients(*self.plan.pair_spectrum(problem, k), self.plan.m)
+        m = self.plan.m
+        kk = torch.arange(m // 2 + 1)
+        self.pos_k = self.plan.position_of(kk)
+        self.pos_mk = self.plan.position_of((m - kk) % m)
+
+    def _dft(self, re, im, j: int, inverse: bool):
+        """Contract digit j of (rows, M) planes with the (conjugate) scaled DFT matrix, in fp32."""
+        r, s = self.plan.radices[j], self.plan.strides[j]
+        fr, fi = self.mats[r]
+        if inverse:
+            fi = -fi
+        xr, xi = re.reshape(re.shape[0], -1, r, s), im.reshape(im.shape[0], -1, r, s)
+        mm = lambda x, f: torch.einsum("bhns,nk->bhks", x, f)
+        cr = mm(xr, fr) - mm(xi, fi)
+        ci = mm(xr, fi) + mm(xi, fr)
+        return cr.reshape(re.shape), ci.reshape(im.shape)
+
+    def _twiddle(self, re, im, j: int, conj: bool):
+        t = self.twiddles[j]
+        tr, ti = t.real, (-t.imag if conj else t.imag)
+        shape = re.shape
+        re, im = re.reshape(shape[0], -1, t.numel()), im.reshape(shape[0], -1, t.numel())
+        return (re * tr - im * ti).reshape(shape), (re * ti + im * tr).reshape(shape)
+
+    def _pointwise(self, re, im, h: torch.Tensor):
+        c = self.coef[h]  # (rows, M/2+1, 8)
+        z1r, z1i = re[:, self.pos_k], im[:, self.pos_k]
+        z2r, z2i = re[:, self.pos_mk], im[:, self.pos_mk]
+        cmul_conj = lambda ar, ai, zr, zi: (ar * zr + ai * zi, ai * zr - ar * zi)  # a·conj(z)
+        yr = c[..., 0] * z1r - c[..., 1] * z1i
+        yi = c[..., 0] * z1i + c[..., 1] * z1r
+        br, bi = cmul_conj(c[..., 2], c[..., 3], z2r, z2i)
+        pr = c[..., 4] * z2r - c[..., 5] * z2i
+        pi = c[..., 4] * z2i + c[..., 5] * z2r
+        qr, qi = cmul_conj(c[..., 6], c[..., 7], z1r, z1i)
+        out_r, out_i = torch.empty_like(re), torch.empty_like(im)
+        out_r[:, self.pos_k], out_i[:, self.pos_k] = yr + br, yi + bi
+        out_r[:, self.pos_mk], out_i[:, self.pos_mk] = pr + qr, pi + qi
+        return out_r, out_i
+
+    def rows(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """x: (rows, N) fp32 holding dtype values (already gated); returns zy as (rows, N) fp32."""
+        plan, dt, n = self.plan, self.dtype, self.problem.seqlen
+        re = torch.zeros(x.shape[0], plan.m)
+        im = torch.zeros(x.shape[0], plan.m)
+        re[:, : n // 2], im[:, : n // 2] = x[:, 0::2], x[:, 1::2]
+        stages = len(plan.radices)
+        for j in range(stages):
+            re, im = self._dft(re, im, j, inverse=False)
+            if j < stages - 1:
+                re, im = self._twiddle(re, im, j, conj=False)
+            re, im = _round(re, dt), _round(im, dt)
+        re, im = self._pointwise(re, im, h)
+        re, im = _round(re, dt), _round(im, dt)
+        for j in reversed(range(stages)):
+            re, im = self._dft(re, im, j, inverse=True)
+            if j > 0:
+                re, im = self._twiddle(re, im, j - 1, conj=True)
+            re, im = _round(re, dt), _round(im, dt)
+        y = torch.empty_like(x)
+        y[:, 0::2], y[:, 1::2] = re[:, : n // 2], im[:, : n // 2]
+        return y
+
+    def __call__(self, u, v=None, w=None, out=None) -> torch.Tensor:
+        p, dt = self.problem, self.dtype
+        flat = lambda t: t.reshape(p.rows, p.seqlen)
+        y = torch.empty(p.rows, p.seqlen, dtype=dt) if out is None else flat(out)
+        for start in range(0, p.rows, _ROWS_PER_CHUNK):
+            sl = slice(start, min(start + _ROWS_PER_CHUNK, p.rows))
+            x = flat(u)[sl].float()
+            if w is not None:
+                x = _round(x * flat(w)[sl].float(), dt)
+            h = torch.arange(sl.start, sl.stop) % p.channels
+            out_rows = _round(self.rows(x, h), dt)
+            if v is not None:
+                out_rows = out_rows * flat(v)[sl].float()
+            y[sl] = out_rows.to(dt)
+        return y.reshape(p.batch, p.channels, p.seqlen)
