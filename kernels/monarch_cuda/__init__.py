@@ -21,23 +21,30 @@ from kernels.monarch_cuda.twin import Twin
 LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES))
 
 SEQLENS = (256, 32768)
+TWIN_MAX_ELEMENTS = 1 << 22  # the twin is a CPU check, not a contender: keep its problems small
+
+
+def _twin_supports(problem: Problem) -> str | None:
+    if problem.rows * problem.seqlen > TWIN_MAX_ELEMENTS:
+        return f"CPU twin: B·H·N = {problem.rows * problem.seqlen} > {TWIN_MAX_ELEMENTS} elements"
+    return None
 
 
 @register_backend(
     "monarch_twin", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
-    features={"gating", "partial", "freq_sparse"}, device="any",
+    features={"gating", "partial", "freq_sparse"}, device="any", supports=_twin_supports,
 )
 def monarch_twin(problem: Problem, inputs) -> Prepared:
     """CPU twin of the Monarch CUDA kernel (same decomposition and rounding); no work is skipped."""
     twin = Twin(problem, inputs.k)
-    u, v, w, out = (t.cpu() if t is not None else None for t in (inputs.u, inputs.v, inputs.w, inputs.out))
+    u, v, w = (t.cpu() if t is not None else None for t in (inputs.u, inputs.v, inputs.w))
     device = inputs.u.device
 
     def run():
         y = twin(u, v, w)
         return y.to(device)
 
-    return Prepared(run=run, details={"decomposition": twin.plan.name, "skips_work": False})
+    return Prepared(run=run, details={"decomposition": twin.plan.name, "work_skipped": "none"})
 
 
 def _requires() -> str | None:
@@ -140,5 +147,5 @@ def monarch_cuda(problem: Problem, inputs, config: tuple[int, int] | None = None
 
     run.keep = keep
     details = {"decomposition": plan.name, "seqs_per_block": spb, "threads": threads,
-               "skips_work": "causal zero half only; partial and frequency-sparse problems run dense"}
+               "work_skipped": "causal zero half only; partial and frequency-sparse problems run dense"}
     return Prepared(run=run, details=details)
