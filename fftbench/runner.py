@@ -18,7 +18,7 @@ from fftbench import environment
 from fftbench.problem import Problem
 from fftbench.progress import Progress
 from fftbench.registry import Backend
-from fftbench.results import ResultStore, row_key
+from fftbench.results import ResultStore, row_key, write_run_meta
 from fftbench.suites import Suite
 from fftbench.timing import TimingOptions
 from fftbench.worker import WorkerJob, worker_main
@@ -128,6 +128,7 @@ class Sweep:
                             recorded, current = msg[1] + 1, None
                         elif kind == "env":
                             self.env_samples.append({"backend": backend.name, "when": msg[1], **msg[2]})
+                            write_run_meta(spec.run_dir, spec.run_meta)  # clock samples survive a kill too
                         elif kind == "done":
                             return len(problems)
                         continue
