@@ -22,7 +22,7 @@ POINT_COLUMNS = tuple(c for c in KEY_COLUMNS if c not in ("suite", "backend"))
 _NON_NUMERIC = {
     "schema_version", "run_id", "suite", "git_sha", "dirty", "gpu", "driver", "backend", "family", "is_baseline",
     "precomputed_spectrum", "mode", "dtype", "gated", "status", "reason", "timer", "throttled",
-    "throttle_reasons", "details", "ts",
+    "throttle_reasons", "details", "kernels", "ts",
 }
 NUMERIC_COLUMNS = tuple(c for c in COLUMNS if c not in _NON_NUMERIC)
 
@@ -43,6 +43,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     df["freq_sparsity"] = df["freq_sparsity"].fillna(0.0)
     df["kernel_len"] = df["kernel_len"].fillna(df["seqlen"])
     df["partial_frac"] = df["kernel_len"] / df["seqlen"]
+    if "prof_dram_read_bytes" in df:  # joined from profile.jsonl (fftbench.profile) when the run was profiled
+        df["prof_moved_gb"] = (df["prof_dram_read_bytes"] + df["prof_dram_write_bytes"]) / 1e9
     df["dense"] = (df["kernel_len"] == df["seqlen"]) & (df["freq_sparsity"] == 0)
     df["point"] = [point_label(row) for row in df.to_dict("records")]
 

@@ -39,6 +39,11 @@ TABLE_COLUMNS = (
     ("HBM floor", "frac_hbm_floor", ".3f", "fraction of the HBM floor (1 = at the memory limit)"),
     ("TFLOP/s", "tflops", ".3g", "model FLOPs per second"),
     ("FLOP/B", "arith_intensity", ".3g", "arithmetic intensity: model FLOPs / minimum HBM bytes"),
+    ("kernels", "n_kernels", "d", "kernels one call launches (torch.profiler)"),
+    ("HBM GB (ncu)", "prof_moved_gb", ".3g", "DRAM bytes read + written by one call, measured by Nsight Compute (--profile)"),
+    ("IO eff", "prof_io_efficiency", ".2f", "minimal HBM bytes / measured bytes (--profile)"),
+    ("tensor pipe %", "prof_tensor_active_pct", ".1f", "tensor-pipe activity, time-weighted over the call's kernels (--profile)"),
+    ("FLOPs meas/decl", "prof_flops_vs_declared", ".2f", "FLOPs counted by ncu / the backend's declared executed FLOPs (--profile)"),
     ("SM MHz", "sm_clock_mhz", ".0f", "SM clock sampled around the point"),
     ("throttled", "throttled", None, "clock throttling seen around the point"),
 )
