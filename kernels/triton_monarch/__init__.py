@@ -101,7 +101,7 @@ def _kernels():
 
 
 @register_backend(
-    "triton_monarch", family="monarch", dtypes=("fp16", "bf16", "fp32"), seqlens=SEQLENS, pow2_only=True,
+    "triton_monarch", family="triton", dtypes=("fp16", "bf16", "fp32"), seqlens=SEQLENS, pow2_only=True,
     features={"gating", "partial", "freq_sparse"}, device="any", requires=unavailable_reason,
     supports=unsupported_reason, flops=executed_flops,
 )
