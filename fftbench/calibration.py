@@ -37,14 +37,17 @@ def _median_time_s(fn, reps: int, sync) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _copy_gbps(device: torch.device, nbytes: int, sync) -> float:
+    """Device-to-device copy bandwidth, counting bytes read plus bytes written."""
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).normal_()
+    dst = torch.empty_like(src)
+    return 2 * nbytes / _median_time_s(lambda: dst.copy_(src), reps=20, sync=sync) / 1e9
+
+
 def measure(device: torch.device) -> dict:
     gpu = device.type == "cuda"
     sync = torch.cuda.synchronize if gpu else (lambda: None)
-    copy_bytes = (2 << 30) if gpu else (128 << 20)
-    src = torch.empty(copy_bytes // 4, dtype=torch.float32, device=device).normal_()
-    dst = torch.empty_like(src)
-    copy_s = _median_time_s(lambda: dst.copy_(src), reps=20, sync=sync)
-    del src, dst
+    copy_gbps = _copy_gbps(device, (2 << 30) if gpu else (128 << 20), sync)
     tflops = {}
     n = 8192 if gpu else 1024
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
@@ -63,7 +66,7 @@ def measure(device: torch.device) -> dict:
         torch.backends.cuda.matmul.allow_tf32 = prev_tf32
     if not gpu:  # the CPU's reduced-precision matmuls are emulated: use the fp32 ceiling for all
         tflops = {k: tflops["fp32"] for k in dtypes}
-    return {"copy_gbps": 2 * copy_bytes / copy_s / 1e9, "matmul_tflops": tflops,
+    return {"copy_gbps": copy_gbps, "matmul_tflops": tflops,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 

@@ -13,7 +13,6 @@ directory) is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
+
 SCHEMA_VERSION = 1
 
 RESULTS_FILE = "results.jsonl"
@@ -116,10 +118,8 @@ def read_rows(path: Path) -> Iterator[dict]:
                 continue
 
 
-def load_run(run_dir: Path) -> tuple[dict, "pandas.DataFrame"]:
+def load_run(run_dir: Path) -> tuple[dict, "pd.DataFrame"]:
     """(run metadata, results DataFrame) of a run directory."""
-    import pandas as pd
-
     run_dir = Path(run_dir)
     meta_path = run_dir / RUN_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}

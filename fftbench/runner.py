@@ -14,13 +14,11 @@ from pathlib import Path
 
 import torch
 
-from fftbench import environment
 from fftbench.problem import Problem
 from fftbench.progress import Progress
 from fftbench.registry import Backend
 from fftbench.results import ResultStore, row_key, write_run_meta
 from fftbench.suites import Suite
-from fftbench.timing import TimingOptions
 from fftbench.worker import WorkerJob, worker_main
 
 

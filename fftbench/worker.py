@@ -21,7 +21,7 @@ from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
 from fftbench.reference import checked_rows, measure_error, reference
 from fftbench.registry import Backend, load_backends
-from fftbench.timing import GpuTimer, TimingOptions, time_cpu
+from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ class PointMeasurer:
         out = b.prepare(problem, inputs).run()
         return measure_error(problem, out, ref, rows).rel_l2_err
 
-    def _time(self, run) -> "TimingStats":
+    def _time(self, run) -> TimingStats:
         if self.gpu_timer is not None:
             return self.gpu_timer.time(run, self.job.timing)
         return time_cpu(run, self.job.timing)

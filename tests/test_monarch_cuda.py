@@ -1,7 +1,6 @@
 """monarch_cuda: the kernel source compiles (wherever nvcc is), and on an sm_90 GPU its output
 matches the float64 reference at every decomposition order, both modes, gated, odd B·H."""
 import pytest
-import torch
 
 from fftbench.cuda_build import nvcc_path
 from fftbench.inputs import make_inputs

@@ -18,7 +18,7 @@ from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import checked_rows, measure_error, reference
 from kernels.triton_monarch import default_config, triton_monarch, unavailable_reason, unsupported_reason
-from kernels.triton_monarch.plan import Plan, factorisation
+from kernels.triton_monarch.plan import Plan
 
 BUDGET = {"fp32": 1e-5, "fp16": 1e-3, "bf16": 1e-2}
 HAS_TRITON = __import__("importlib.util").util.find_spec("triton") is not None
