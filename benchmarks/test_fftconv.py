@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from fftbench.inputs import make_inputs
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.reference import check_call
 from fftbench.registry import get_backend, load_backends
 from fftbench.suites import load_suite
 
@@ -69,9 +69,7 @@ def test_fftconv(benchmark, case, flush_l2, request):
     inputs = make_inputs(problem, DEVICE, seed=0)
     run = backend.prepare(problem, inputs).run
 
-    inputs.poison_output()
-    rows = checked_rows(problem)
-    error = measure_error(problem, run(), reference(problem, inputs, rows), rows)
+    error = check_call(problem, inputs, run)
     budget = suite.budgets[problem.dtype]
     assert error.within(budget), (f"rel_l2_err {error.rel_l2_err:.2e} over budget {budget:.1e} "
                                   f"({error.nonfinite} non-finite)")

@@ -60,3 +60,13 @@ def measure_error(problem: Problem, out: torch.Tensor, ref: torch.Tensor, rows: 
     rel = (torch.linalg.vector_norm(diff) / torch.linalg.vector_norm(ref)).item()
     max_abs = diff.abs().max().item()
     return ErrorReport(rel_l2_err=rel, max_abs_err=max_abs, nonfinite=nonfinite)
+
+
+def check_call(problem: Problem, inputs: Inputs, run) -> ErrorReport:
+    """Poison the output buffer, make one call and measure it against float64: the whole
+    correctness check of a backend's closure, as the tests and benchmarks make it."""
+    inputs.poison_output()
+    out = run()
+    rows = checked_rows(problem)
+    return measure_error(problem, out, reference(problem, inputs, rows), rows)
+

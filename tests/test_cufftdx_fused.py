@@ -9,7 +9,7 @@ import torch
 import kernels.cufftdx_fused as cf
 from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import DEFAULT_BUDGETS, checked_rows, measure_error, reference
+from fftbench.reference import DEFAULT_BUDGETS, check_call, checked_rows, reference
 from kernels.cufftdx_fused import build
 
 
@@ -138,10 +138,6 @@ GPU_CASES = [
 def test_matches_float64(problem):
     inputs = make_inputs(problem, "cuda", seed=3)
     prepared = cf.cufftdx_fused(problem, inputs)
-    inputs.poison_output()
-    y = prepared.run()
-    torch.cuda.synchronize()
-    rows = checked_rows(problem)
-    err = measure_error(problem, y, reference(problem, inputs, rows), rows)
+    err = check_call(problem, inputs, prepared.run)
     assert err.within(DEFAULT_BUDGETS[problem.dtype]), err
     assert prepared.details["fft_size"] == problem.fft_size

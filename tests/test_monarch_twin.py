@@ -6,7 +6,7 @@ import torch
 
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.reference import check_call, checked_rows, reference
 from kernels.monarch_cuda.plan import Plan, pair_coefficients, radices_for
 from kernels.monarch_cuda.twin import Twin
 
@@ -33,9 +33,8 @@ def test_position_of_is_a_permutation():
 def test_twin_matches_float64(seqlen, mode, dtype, gated):
     problem = Problem(2, 3, seqlen, dtype, mode, gated=gated)
     inputs = make_inputs(problem, "cpu", seed=seqlen)
-    y = Twin(problem, inputs.k)(inputs.u, inputs.v, inputs.w)
-    rows = checked_rows(problem)
-    err = measure_error(problem, y, reference(problem, inputs, rows), rows)
+    twin = Twin(problem, inputs.k)
+    err = check_call(problem, inputs, lambda: twin(inputs.u, inputs.v, inputs.w))
     assert err.within(BUDGET[dtype]), (Plan.for_problem(problem).name, err)
 
 
@@ -43,9 +42,8 @@ def test_twin_matches_float64(seqlen, mode, dtype, gated):
 def test_twin_partial_and_freq_sparse(kernel_len, freq_sparsity):
     problem = Problem(2, 2, 1024, "fp16", "causal", kernel_len=kernel_len, freq_sparsity=freq_sparsity)
     inputs = make_inputs(problem, "cpu", seed=7)
-    y = Twin(problem, inputs.k)(inputs.u)
-    rows = checked_rows(problem)
-    assert measure_error(problem, y, reference(problem, inputs, rows), rows).within(BUDGET["fp16"])
+    twin = Twin(problem, inputs.k)
+    assert check_call(problem, inputs, lambda: twin(inputs.u)).within(BUDGET["fp16"])
 
 
 def test_fp64_pipeline_is_exact():

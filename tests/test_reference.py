@@ -6,7 +6,7 @@ import torch
 
 from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.reference import check_call, checked_rows, measure_error, reference
 
 
 def direct_convolution(problem, inputs):
@@ -78,3 +78,13 @@ def test_reference_rows_are_capped_for_huge_problems():
     p = Problem(batch=1, channels=768, seqlen=1 << 20, mode="causal")
     rows = checked_rows(p)
     assert 1 <= len(rows) * p.fft_size <= 1 << 24 and rows[-1] == p.rows - 1
+
+
+def test_check_call_poisons_the_output_before_the_call():
+    p = Problem(batch=1, channels=2, seqlen=16, dtype="fp32")
+    inputs = make_inputs(p, "cpu", seed=4)
+    rows = checked_rows(p)
+    inputs.out.copy_(reference(p, inputs, rows).reshape(1, 2, 16))
+    assert check_call(p, inputs, lambda: inputs.out).within(1e-5) is False  # nothing written: all NaN
+    right = reference(p, inputs, rows).reshape(1, 2, 16).float()
+    assert check_call(p, inputs, lambda: inputs.out.copy_(right)).within(1e-5)

@@ -16,7 +16,7 @@ import torch
 
 from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.reference import check_call
 from kernels.triton_monarch import default_config, triton_monarch, unavailable_reason, unsupported_reason
 from kernels.triton_monarch.plan import Plan
 
@@ -35,17 +35,13 @@ _CHILD = """
 import json, sys
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.reference import check_call
 from kernels.triton_monarch import triton_monarch
 out = {}
 for n, mode, dtype, gated in json.loads(sys.argv[1]):
     p = Problem(3, 2, n, dtype, mode, gated=gated)  # odd batch: the last pair has one row
     inputs = make_inputs(p, "cpu", seed=n)
-    prepared = triton_monarch(p, inputs)
-    inputs.poison_output()
-    y = prepared.run()
-    rows = checked_rows(p)
-    e = measure_error(p, y, reference(p, inputs, rows), rows)
+    e = check_call(p, inputs, triton_monarch(p, inputs).run)
     out[repr((n, mode, dtype, gated))] = [e.rel_l2_err, e.nonfinite]
 print(json.dumps(out))
 """
@@ -115,10 +111,7 @@ def test_gpu_matches_float64(seqlen, mode, dtype):
     problem = Problem(3, 5, seqlen, dtype, mode, gated=seqlen == 1024)
     inputs = make_inputs(problem, "cuda", seed=seqlen)
     prepared = triton_monarch(problem, inputs, config=default_config(problem))
-    inputs.poison_output()
-    y = prepared.run()
-    rows = checked_rows(problem)
-    err = measure_error(problem, y, reference(problem, inputs, rows), rows)
+    err = check_call(problem, inputs, prepared.run)
     assert err.within(BUDGET[dtype]), (prepared.details, err)
 
 
@@ -128,7 +121,4 @@ def test_gpu_autotuned_config_is_recorded_and_correct():
     inputs = make_inputs(problem, "cuda", seed=7)
     prepared = triton_monarch(problem, inputs)
     assert "num_warps" in prepared.details["config"]
-    inputs.poison_output()
-    y = prepared.run()
-    rows = checked_rows(problem)
-    assert measure_error(problem, y, reference(problem, inputs, rows), rows).within(BUDGET["fp16"])
+    assert check_call(problem, inputs, prepared.run).within(BUDGET["fp16"])
