@@ -22,6 +22,7 @@ FEATURES = frozenset({"gating", "partial", "freq_sparse"})
 BACKEND_MODULES = (
     "kernels.torch_fft",
     "kernels.monarch_cuda",
+    "kernels.monarch_long",
     "kernels.cufftdx_fused",
     "kernels.triton_monarch",
 )

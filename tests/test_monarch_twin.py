@@ -51,9 +51,9 @@ def test_fp64_pipeline_is_exact():
     problem = Problem(1, 2, 512, "fp16", "causal")
     inputs = make_inputs(problem, "cpu", seed=3)
     twin = Twin(problem, inputs.k)
-    twin.dtype = torch.float64
-    twin.mats = {r: (twin.plan.dft_matrix(r).real.float(), twin.plan.dft_matrix(r).imag.float()) for r in twin.mats}
-    twin.coef = pair_coefficients(*twin.plan.pair_spectrum(problem, inputs.k, torch.float64), twin.plan.m)
+    twin.stages.dtype = twin.pairs.dtype = torch.float64
+    twin.stages.mats = {r: (twin.plan.dft_matrix(r).real.float(), twin.plan.dft_matrix(r).imag.float()) for r in twin.stages.mats}
+    twin.pairs.coef = pair_coefficients(*twin.plan.pair_spectrum(problem, inputs.k, torch.float64), twin.plan.m)
     y = twin.rows(inputs.u.reshape(2, 512).float(), torch.arange(2))
     rows = checked_rows(problem)
     ref = reference(problem, inputs, rows)

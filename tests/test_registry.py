@@ -6,7 +6,8 @@ from fftbench.registry import Prepared, get_backend, load_backends, register_bac
 
 def test_builtin_backends_are_registered_with_capabilities():
     backends = load_backends()
-    assert {"torch_fft", "torch_fft_compile", "monarch_cuda", "monarch_twin", "cufftdx_fused", "triton_monarch"} <= set(backends)
+    assert {"torch_fft", "torch_fft_compile", "monarch_cuda", "monarch_twin", "monarch_long", "monarch_long_twin",
+            "cufftdx_fused", "triton_monarch"} <= set(backends)
     assert [b.name for b in backends.values() if b.baseline] == ["torch_fft"]
     for b in backends.values():
         assert b.description, f"{b.name} needs a docstring"

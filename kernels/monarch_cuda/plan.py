@@ -91,12 +91,14 @@ class Plan:
         return torch.view_as_real(pair).reshape(spec.shape[0], -1, 4).to(dtype), scale.float()
 
 
-def pair_coefficients(pair: torch.Tensor, scale: torch.Tensor, m: int) -> torch.Tensor:
-    """fp32 coefficients (A_k, B_k, A_{M-k}) as complex, from the fp16 pairs, computed in fp32 in
-    the kernel's order; B_{M-k} = -conj(B_k).
+def pair_coefficients(pair: torch.Tensor, scale: torch.Tensor, m: int, k: torch.Tensor | None = None) -> torch.Tensor:
+    """fp32 coefficients (A_k, B_k, A_{M-k}, B_{M-k}) as (re, im) columns, from the fp16 pairs,
+    computed in fp32 in the kernel's order; B_{M-k} = -conj(B_k). k: the first bin of each pair
+    (default 0 … M/2; any k works, the formulas are symmetric under k ↔ M-k).
       A_k = ((1-s)·K[k] + (1+s)·conj(K[M-k]))/2,  B_k = i·c·(K[k] - conj(K[M-k]))/2,
       A_{M-k} = ((1-s)·K[M-k] + (1+s)·conj(K[k]))/2,  s, c = sin, cos(πk/M)."""
-    theta = (torch.arange(pair.shape[-2], dtype=torch.float64) * (math.pi / m)).float()
+    k = torch.arange(pair.shape[-2]) if k is None else k
+    theta = (k.to(torch.float64) * (math.pi / m)).float()
     s, c = torch.sin(theta), torch.cos(theta)
     a, b, cr, d = (pair[..., i].float() * scale[:, None] for i in range(4))
     h1, h2 = 0.5 * (1 - s), 0.5 * (1 + s)

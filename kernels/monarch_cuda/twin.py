@@ -26,21 +26,15 @@ def _round(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return x.to(dtype).float()
 
 
-class Twin:
-    """Precomputed operands for one problem; __call__ computes y like the kernel does."""
+class StageTwin:
+    """The stage engine on (rows, M) re/im planes: the plan's stages in fp32 with the operands
+    and every stage's result in the dtype (the kernel keeps them so in shared memory)."""
 
-    def __init__(self, problem: Problem, k: torch.Tensor):
-        self.problem = problem
-        self.plan = Plan.for_problem(problem)
-        self.dtype = torch_dtype(problem.dtype)
-        self.mats = {r: (_round(self.plan.dft_matrix(r).real, self.dtype), _round(self.plan.dft_matrix(r).imag, self.dtype))
-                     for r in set(self.plan.radices)}
-        self.twiddles = [self.plan.twiddles(j).to(torch.complex64) for j in range(len(self.plan.radices) - 1)]
-        self.coef = pair_coefficients(*self.plan.pair_spectrum(problem, k), self.plan.m)
-        m = self.plan.m
-        kk = torch.arange(m // 2 + 1)
-        self.pos_k = self.plan.position_of(kk)
-        self.pos_mk = self.plan.position_of((m - kk) % m)
+    def __init__(self, plan: Plan, dtype: torch.dtype):
+        self.plan, self.dtype = plan, dtype
+        self.mats = {r: (_round(plan.dft_matrix(r).real, dtype), _round(plan.dft_matrix(r).imag, dtype))
+                     for r in set(plan.radices)}
+        self.twiddles = [plan.twiddles(j).to(torch.complex64) for j in range(len(plan.radices) - 1)]
 
     def _dft(self, re, im, j: int, inverse: bool):
         """Contract digit j of (rows, M) planes with the (conjugate) scaled DFT matrix, in fp32."""
@@ -61,8 +55,33 @@ class Twin:
         re, im = re.reshape(shape[0], -1, t.numel()), im.reshape(shape[0], -1, t.numel())
         return (re * tr - im * ti).reshape(shape), (re * ti + im * tr).reshape(shape)
 
-    def _pointwise(self, re, im, h: torch.Tensor):
-        c = self.coef[h]  # (rows, M/2+1, 8)
+    def forward(self, re, im):
+        stages = len(self.plan.radices)
+        for j in range(stages):
+            re, im = self._dft(re, im, j, inverse=False)
+            if j < stages - 1:
+                re, im = self._twiddle(re, im, j, conj=False)
+            re, im = _round(re, self.dtype), _round(im, self.dtype)
+        return re, im
+
+    def inverse(self, re, im):
+        for j in reversed(range(len(self.plan.radices))):
+            re, im = self._dft(re, im, j, inverse=True)
+            if j > 0:
+                re, im = self._twiddle(re, im, j - 1, conj=True)
+            re, im = _round(re, self.dtype), _round(im, self.dtype)
+        return re, im
+
+
+class PairMap:
+    """The pointwise map on bin pairs: coefficients (H, P, 8) from plan.pair_coefficients, and the
+    flat positions of each pair's bins k and M-k; the result is rounded to the dtype."""
+
+    def __init__(self, coef: torch.Tensor, pos_k: torch.Tensor, pos_mk: torch.Tensor, dtype: torch.dtype):
+        self.coef, self.pos_k, self.pos_mk, self.dtype = coef, pos_k, pos_mk, dtype
+
+    def __call__(self, re, im, h: torch.Tensor):
+        c = self.coef[h]  # (rows, P, 8)
         z1r, z1i = re[:, self.pos_k], im[:, self.pos_k]
         z2r, z2i = re[:, self.pos_mk], im[:, self.pos_mk]
         cmul_conj = lambda ar, ai, zr, zi: (ar * zr + ai * zi, ai * zr - ar * zi)  # a·conj(z)
@@ -75,43 +94,58 @@ class Twin:
         out_r, out_i = torch.empty_like(re), torch.empty_like(im)
         out_r[:, self.pos_k], out_i[:, self.pos_k] = yr + br, yi + bi
         out_r[:, self.pos_mk], out_i[:, self.pos_mk] = pr + qr, pi + qi
-        return out_r, out_i
+        return _round(out_r, self.dtype), _round(out_i, self.dtype)
+
+
+def fold(x: torch.Tensor, m: int):
+    """Real rows (rows, N) → re/im planes of z[n] = x[2n] + i·x[2n+1], zero-padded to M points."""
+    re, im = torch.zeros(x.shape[0], m), torch.zeros(x.shape[0], m)
+    re[:, : x.shape[1] // 2], im[:, : x.shape[1] // 2] = x[:, 0::2], x[:, 1::2]
+    return re, im
+
+
+def unfold(re: torch.Tensor, im: torch.Tensor, n: int) -> torch.Tensor:
+    y = torch.empty(re.shape[0], n)
+    y[:, 0::2], y[:, 1::2] = re[:, : n // 2], im[:, : n // 2]
+    return y
+
+
+def run_rows(problem: Problem, dtype: torch.dtype, rows_fn, u, v=None, w=None, out=None) -> torch.Tensor:
+    """Gate, convolve (rows_fn(x, channels) on fp32 rows holding dtype values) and gate again, a
+    chunk of rows at a time, with the kernels' rounding points."""
+    flat = lambda t: t.reshape(problem.rows, problem.seqlen)
+    y = torch.empty(problem.rows, problem.seqlen, dtype=dtype) if out is None else flat(out)
+    for start in range(0, problem.rows, _ROWS_PER_CHUNK):
+        sl = slice(start, min(start + _ROWS_PER_CHUNK, problem.rows))
+        x = flat(u)[sl].float()
+        if w is not None:
+            x = _round(x * flat(w)[sl].float(), dtype)
+        h = torch.arange(sl.start, sl.stop) % problem.channels
+        out_rows = _round(rows_fn(x, h), dtype)
+        if v is not None:
+            out_rows = out_rows * flat(v)[sl].float()
+        y[sl] = out_rows.to(dtype)
+    return y.reshape(problem.batch, problem.channels, problem.seqlen)
+
+
+class Twin:
+    """Precomputed operands for one problem; __call__ computes y like the kernel does."""
+
+    def __init__(self, problem: Problem, k: torch.Tensor):
+        self.problem = problem
+        self.plan = Plan.for_problem(problem)
+        self.dtype = torch_dtype(problem.dtype)
+        self.stages = StageTwin(self.plan, self.dtype)
+        m = self.plan.m
+        kk = torch.arange(m // 2 + 1)
+        coef = pair_coefficients(*self.plan.pair_spectrum(problem, k), m)
+        self.pairs = PairMap(coef, self.plan.position_of(kk), self.plan.position_of((m - kk) % m), self.dtype)
 
     def rows(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """x: (rows, N) fp32 holding dtype values (already gated); returns zy as (rows, N) fp32."""
-        plan, dt, n = self.plan, self.dtype, self.problem.seqlen
-        re = torch.zeros(x.shape[0], plan.m)
-        im = torch.zeros(x.shape[0], plan.m)
-        re[:, : n // 2], im[:, : n // 2] = x[:, 0::2], x[:, 1::2]
-        stages = len(plan.radices)
-        for j in range(stages):
-            re, im = self._dft(re, im, j, inverse=False)
-            if j < stages - 1:
-                re, im = self._twiddle(re, im, j, conj=False)
-            re, im = _round(re, dt), _round(im, dt)
-        re, im = self._pointwise(re, im, h)
-        re, im = _round(re, dt), _round(im, dt)
-        for j in reversed(range(stages)):
-            re, im = self._dft(re, im, j, inverse=True)
-            if j > 0:
-                re, im = self._twiddle(re, im, j - 1, conj=True)
-            re, im = _round(re, dt), _round(im, dt)
-        y = torch.empty_like(x)
-        y[:, 0::2], y[:, 1::2] = re[:, : n // 2], im[:, : n // 2]
-        return y
+        re, im = self.stages.forward(*fold(x, self.plan.m))
+        re, im = self.pairs(re, im, h)
+        return unfold(*self.stages.inverse(re, im), self.problem.seqlen)
 
     def __call__(self, u, v=None, w=None, out=None) -> torch.Tensor:
-        p, dt = self.problem, self.dtype
-        flat = lambda t: t.reshape(p.rows, p.seqlen)
-        y = torch.empty(p.rows, p.seqlen, dtype=dt) if out is None else flat(out)
-        for start in range(0, p.rows, _ROWS_PER_CHUNK):
-            sl = slice(start, min(start + _ROWS_PER_CHUNK, p.rows))
-            x = flat(u)[sl].float()
-            if w is not None:
-                x = _round(x * flat(w)[sl].float(), dt)
-            h = torch.arange(sl.start, sl.stop) % p.channels
-            out_rows = _round(self.rows(x, h), dt)
-            if v is not None:
-                out_rows = out_rows * flat(v)[sl].float()
-            y[sl] = out_rows.to(dt)
-        return y.reshape(p.batch, p.channels, p.seqlen)
+        return run_rows(self.problem, self.dtype, self.rows, u, v, w, out)

@@ -1,0 +1,98 @@
+"""monarch_long: the long-range decomposition checked on the CPU through its twin (orders 4 to 6
+at small N by using small factors), its tables, and on an sm_90 GPU the CUDA passes against the
+float64 reference and against the twin."""
+import math
+
+import pytest
+import torch
+
+from fftbench.cuda_build import nvcc_path
+from fftbench.inputs import make_inputs
+from fftbench.problem import Problem
+from fftbench.reference import check_call
+from kernels.monarch_long import LIBRARY, LaunchConfig, _requires, monarch_long
+from kernels.monarch_long.plan import LongPlan, split
+from kernels.monarch_long.twin import LongTwin
+
+BUDGET = {"fp16": 1e-3, "bf16": 7e-3}
+
+
+@pytest.mark.parametrize("m", [2 ** b for b in range(14, 23)])
+def test_split_covers_m_within_the_engine_limits(m):
+    n1, n2 = split(m)
+    assert n1 * n2 == m and 128 <= n1 <= n2 <= 16384
+
+
+def test_slot_layout_pairs_every_bin_with_its_mirror_exactly_once():
+    plan = LongPlan.for_problem(Problem(1, 1, 32768, "fp16", "causal"), n1=128)  # M = 128 · 256
+    k, local, rows = plan.slot_layout()
+    valid = k >= 0
+    assert valid.sum() == plan.m // 2 + 1
+    n2 = plan.n2
+    flat = rows[:, None, :].expand(-1, k.shape[1], -1).gather(-1, local // n2) * n2 + local % n2
+    # the position of frequency f in T: row p1(f mod N1), inner position of f div N1
+    where = lambda f: plan.outer.position_of(f % plan.n1) * n2 + plan.inner.position_of(f // plan.n1)
+    kv = k[valid]
+    assert torch.equal(flat[..., 0][valid], where(kv))
+    assert torch.equal(flat[..., 1][valid], where((plan.m - kv) % plan.m))
+    covered = torch.cat([flat[..., 0][valid], flat[..., 1][valid]]).unique()
+    assert covered.numel() == plan.m
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("m,n1", [(16384, None), (32768, 128), (65536, None), (131072, 512)])  # 4 to 6 stages
+def test_twin_matches_float64(m, n1, mode, dtype, gated):
+    seqlen = m if mode == "causal" else 2 * m
+    problem = Problem(1, 3, seqlen, dtype, mode, gated=gated)
+    inputs = make_inputs(problem, "cpu", seed=seqlen)
+    twin = LongTwin(problem, inputs.k, LongPlan.for_problem(problem, n1) if n1 else None)
+    err = check_call(problem, inputs, lambda: twin(inputs.u, inputs.v, inputs.w))
+    # a forced split has more stages (rounding points) than the default one: 1.5× the budget
+    assert err.within(BUDGET[dtype] * (1.5 if n1 else 1)), (twin.plan.name, err)
+
+
+def test_twin_partial_and_freq_sparse():
+    problem = Problem(1, 2, 32768, "fp16", "causal", kernel_len=2048, freq_sparsity=0.5)
+    inputs = make_inputs(problem, "cpu", seed=5)
+    twin = LongTwin(problem, inputs.k)
+    assert check_call(problem, inputs, lambda: twin(inputs.u)).within(BUDGET["fp16"])
+
+
+def test_launch_config_groups_rows_so_t_fits_the_l2_budget():
+    plan = LongPlan.for_problem(Problem(1, 768, 1 << 20, "fp16", "causal"))
+    cols, slots, group, threads = LaunchConfig().resolve(plan, 768)
+    assert group * 4 * plan.m <= LaunchConfig().group_bytes and group >= 1
+    assert plan.n2 % cols == 0 and (plan.n1 // 2) % slots == 0 and threads <= 256
+    assert LaunchConfig(group_bytes=0).resolve(plan, 768)[2] == 768
+
+
+@pytest.mark.skipif(nvcc_path() is None, reason="needs nvcc")
+def test_kernel_compiles():
+    assert LIBRARY.build().exists()
+
+
+@pytest.mark.skipif(_requires() is not None, reason=str(_requires()))
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("seqlen", [65536, 262144, 1048576, 4194304])
+def test_matches_float64(seqlen, mode, dtype, gated):
+    rows = max(1, (1 << 23) // seqlen)
+    problem = Problem(1, rows + (rows > 1), seqlen, dtype, mode, gated=gated)  # an odd number of rows where > 1
+    inputs = make_inputs(problem, "cuda", seed=seqlen)
+    prepared = monarch_long(problem, inputs, LaunchConfig(group_bytes=4 * seqlen))  # several groups
+    err = check_call(problem, inputs, prepared.run)
+    budget = BUDGET[dtype] if seqlen <= 1 << 20 else 2e-3
+    assert err.within(budget), (prepared.details, err)
+
+
+@pytest.mark.skipif(_requires() is not None, reason=str(_requires()))
+def test_agrees_with_the_twin():
+    problem = Problem(1, 3, 65536, "fp16", "causal", gated=True)
+    inputs = make_inputs(problem, "cuda", seed=11)
+    y = monarch_long(problem, inputs).run().float().cpu()
+    twin = LongTwin(problem, inputs.k.cpu())
+    y_twin = twin(inputs.u.cpu(), inputs.v.cpu(), inputs.w.cpu()).float()
+    assert ((y - y_twin).norm() / y_twin.norm()).item() < 3e-4
