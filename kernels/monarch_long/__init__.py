@@ -29,10 +29,18 @@ TWIN_MAX_ELEMENTS = 1 << 23
 L2_GROUP_BYTES = 24 << 20  # T per group: half the H100's 50 MB L2, so a group's T survives between passes
 
 
+def _plan_reason(problem: Problem) -> str | None:
+    try:
+        LongPlan.for_problem(problem)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _twin_supports(problem: Problem) -> str | None:
     if problem.rows * problem.seqlen > TWIN_MAX_ELEMENTS:
         return f"CPU twin: B·H·N = {problem.rows * problem.seqlen} > {TWIN_MAX_ELEMENTS} elements"
-    return None
+    return _plan_reason(problem)
 
 
 @register_backend(
@@ -54,7 +62,7 @@ class LaunchConfig:
     of rows (0: all rows in one group); threads per block (≤ 256)."""
     cols: int = 0
     slots: int = 0
-    group_bytes: int = L2_GROUP_BYTES
+    group_bytes: int = 0
     threads: int = 256
 
     def resolve(self, plan: LongPlan, rows: int) -> tuple[int, int, int, int]:
@@ -105,7 +113,8 @@ def _kernel_tables(plan: LongPlan, device) -> dict[str, torch.Tensor]:
 
 @register_backend(
     "monarch_long", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
-    features={"gating", "partial", "freq_sparse"}, device="cuda", requires=_requires, flops=executed_flops,
+    features={"gating", "partial", "freq_sparse"}, device="cuda", requires=_requires, supports=_plan_reason,
+    flops=executed_flops,
 )
 def monarch_long(problem: Problem, inputs, config: LaunchConfig | None = None) -> Prepared:
     """Long-range Monarch FFT convolution: outer forward, inner fused, outer inverse passes (sm_90a)."""
