@@ -3,7 +3,7 @@
     fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal]
     fftbench --list
     fftbench report RUN_DIR
-    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal]
+    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long]
     fftbench compare BASELINE CURRENT [...]
     fftbench --suite smoke --gate BASELINE_RUN_DIR
 
@@ -156,7 +156,7 @@ def run(args) -> int:
         from fftbench.profile import profile_run
 
         seqlens = None if args.profile == "all" else [parse_seqlen(s) for s in _csv(args.profile)]
-        profile_run(run_dir, seqlens)
+        profile_run(run_dir, {"seqlen": seqlens})
     export_tables(run_dir)
     print(summary_table(load_run(run_dir)[1]))
     print(f"results: {run_dir}")
@@ -176,18 +176,20 @@ def render_report(run_dir: Path) -> None:
 
 
 def profile_command(argv: list[str]) -> int:
-    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal]: ncu over a finished run's ok points."""
+    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends b1,b2]:
+    ncu over a finished run's ok points (all of them, or those matching every filter given)."""
     p = argparse.ArgumentParser(prog="fftbench profile")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--seqlens")
-    p.add_argument("--modes")
+    for flag in ("--seqlens", "--modes", "--dtypes", "--backends"):
+        p.add_argument(flag)
     args = p.parse_args(argv)
     if not (args.run_dir / RUN_FILE).exists():
         raise CliError(f"{args.run_dir}: not a run directory (no {RUN_FILE})")
     from fftbench.profile import profile_run
 
-    seqlens = [parse_seqlen(s) for s in _csv(args.seqlens)] if args.seqlens else None
-    print(f"profile: {profile_run(args.run_dir, seqlens, _csv(args.modes))}")
+    only = {"seqlen": [parse_seqlen(s) for s in _csv(args.seqlens)] if args.seqlens else None,
+            "mode": _csv(args.modes), "dtype": _csv(args.dtypes), "backend": _csv(args.backends)}
+    print(f"profile: {profile_run(args.run_dir, only)}")
     export_tables(args.run_dir)
     return 0
 

@@ -126,8 +126,9 @@ def profile_point(problem: Problem, backend: str, flops_declared: float | None, 
             "prof_kernels": [{"name": k["name"][:120], "us": (k.get("kernel_ns") or 0) / 1e3} for k in kernels]}
 
 
-def profile_run(run_dir: Path, seqlens: list[int] | None = None, modes: list[str] | None = None) -> Path:
-    """Profile every `ok` row of a run (optionally only some N and modes); append to profile.jsonl."""
+def profile_run(run_dir: Path, only: dict[str, list] | None = None) -> Path:
+    """Profile every `ok` row of a run, or only the rows whose columns take the listed values
+    (e.g. {"seqlen": [1 << 20], "backend": ["monarch_long"]}); append to profile.jsonl."""
     from fftbench.registry import get_backend
     from fftbench.results import ResultStore
 
@@ -136,8 +137,7 @@ def profile_run(run_dir: Path, seqlens: list[int] | None = None, modes: list[str
     store = ResultStore(run_dir, filename=PROFILE_FILE)
     for row in read_rows(Path(run_dir) / "results.jsonl"):
         key = tuple(row.get(c) for c in KEY_COLUMNS)
-        if (row["status"] != "ok" or key in done or (seqlens and row["seqlen"] not in seqlens)
-                or (modes and row["mode"] not in modes)):
+        if row["status"] != "ok" or key in done or any(row.get(c) not in v for c, v in (only or {}).items() if v):
             continue
         problem = Problem(**{k: row[k] for k in ("batch", "channels", "seqlen", "dtype", "mode", "gated", "freq_sparsity")},
                           kernel_len=row["kernel_len"])
