@@ -29,11 +29,13 @@ def git_info() -> dict:
         out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
         return out.stdout.strip() if out.returncode == 0 else None
 
-    sha = git("rev-parse", "HEAD")
-    if sha is None and os.environ.get("FFTBENCH_GIT_SHA"):
-        # A copy of the tree without .git (a remote GPU machine): the launcher states the commit.
+    if os.environ.get("FFTBENCH_GIT_SHA"):
+        # A copy of the tree on a remote GPU machine: its .git, if any, may be stale (the lent H100's
+        # copy carried the session's starting commit with the new work as uncommitted changes),
+        # so the launcher's statement of the commit wins.
         return {"sha": os.environ["FFTBENCH_GIT_SHA"], "dirty": os.environ.get("FFTBENCH_GIT_DIRTY") == "1",
                 "branch": os.environ.get("FFTBENCH_GIT_BRANCH")}
+    sha = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"sha": sha, "dirty": bool(status) if status is not None else None, "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
 

@@ -14,7 +14,10 @@ from kernels.monarch_long import LIBRARY, LaunchConfig, _requires, monarch_long
 from kernels.monarch_long.plan import LongPlan, split
 from kernels.monarch_long.twin import LongTwin
 
-BUDGET = {"fp16": 1e-3, "bf16": 7e-3}
+# fp16: the twin measures 0.85-1.05e-3 up to 1M (256K circular: 1.05e-3, the H100 kernel the same)
+# and 1.12e-3 at 4M, around the on-chip issue's 1e-3 (kernels/monarch_long/NOTES.md); bf16 runs
+# its transforms in fp16 and measures ≤ 3e-3. A wrong decomposition gives errors of order 1.
+BUDGET = {"fp16": 1.2e-3, "bf16": 4e-3}
 
 
 @pytest.mark.parametrize("m", [2 ** b for b in range(14, 23)])
@@ -60,12 +63,13 @@ def test_twin_partial_and_freq_sparse():
     assert check_call(problem, inputs, lambda: twin(inputs.u)).within(BUDGET["fp16"])
 
 
-def test_launch_config_groups_rows_so_t_fits_the_l2_budget():
+def test_launch_config_groups_rows_within_the_byte_budget():
     plan = LongPlan.for_problem(Problem(1, 768, 1 << 20, "fp16", "causal"))
-    cols, slots, group, threads = LaunchConfig().resolve(plan, 768)
-    assert group * 4 * plan.m <= LaunchConfig().group_bytes and group >= 1
+    config = LaunchConfig(group_bytes=24 << 20)
+    cols, slots, group, threads = config.resolve(plan, 768)
+    assert group * 4 * plan.m <= config.group_bytes and group >= 1
     assert plan.n2 % cols == 0 and (plan.n1 // 2) % slots == 0 and threads <= 256
-    assert LaunchConfig(group_bytes=0).resolve(plan, 768)[2] == 768
+    assert LaunchConfig().resolve(plan, 768)[2] == 768  # default: all rows at once
 
 
 @pytest.mark.skipif(nvcc_path() is None, reason="needs nvcc")
@@ -84,8 +88,7 @@ def test_matches_float64(seqlen, mode, dtype, gated):
     inputs = make_inputs(problem, "cuda", seed=seqlen)
     prepared = monarch_long(problem, inputs, LaunchConfig(group_bytes=4 * seqlen))  # several groups
     err = check_call(problem, inputs, prepared.run)
-    budget = BUDGET[dtype] if seqlen <= 1 << 20 else 2e-3
-    assert err.within(budget), (prepared.details, err)
+    assert err.within(BUDGET[dtype]), (prepared.details, err)
 
 
 @pytest.mark.skipif(_requires() is not None, reason=str(_requires()))
