@@ -18,7 +18,8 @@ from fftbench.registry import Prepared, register_backend
 from kernels.monarch_cuda.plan import Plan
 from kernels.monarch_cuda.twin import Twin
 
-LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES))
+LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES),
+                      headers=(Path(__file__).with_name("stages.cuh"),))
 
 SEQLENS = (256, 32768)
 TWIN_MAX_ELEMENTS = 1 << 22  # the twin is a CPU check, not a contender: keep its problems small

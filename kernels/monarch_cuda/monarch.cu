@@ -1,4 +1,5 @@
-// Monarch FFT convolution on tensor cores, one fused kernel per call (sm_90a, mma.sync).
+// Monarch FFT convolution on tensor cores, one fused kernel per call (sm_90a, mma.sync); the stage
+// engine and the pair map live in stages.cuh (shared with kernels/monarch_long).
 //
 // Operation: y = irfft(rfft(u)·k_f, F)[:N] per sequence, F = N (circular) or 2N (causal, the zero
 // half of the padded input is never read, never transformed by the first stage, and the unneeded

@@ -13,9 +13,10 @@
 //   outer_inverse: conjugate twiddle at load, inverse N1-point stages (causal: only the needed
 //     half of the last one), unfold (⊙ v) and write y.
 // Shared memory and T hold fp16 for fp16 and bf16 inputs alike (bf16 is converted at load and
-// store); T stores complex values as (re, im) fp16 pairs, 4 bytes per point. The launcher runs the three
-// passes per group of rows sized so that group's T stays in the 50 MB L2 between the passes
-// (T is reused by every group), leaving HBM the reads of u, the spectrum and the writes of y.
+// store); T stores complex values as (re, im) fp16 pairs, 4 bytes per point. The launcher runs
+// the three passes per group of rows (LaunchConfig.group_bytes; all rows by default: groups
+// small enough for T to stay in L2 measured slower, the passes being bound by instruction
+// issue, not HBM — NOTES.md).
 // Partial (K < N) and frequency-sparse problems run dense: no work is skipped.
 #include "../monarch_cuda/stages.cuh"
 

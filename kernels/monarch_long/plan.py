@@ -20,8 +20,7 @@ pairs (K[k], K[M-k]) are stored in that (slot, j) order so each block reads them
 HBM traffic per call (fp16, per real input element, B·H rows, no L2 reuse): read u 2 B, write y
 2 B, the spectrum pairs 8 B per bin pair = 4 B (causal, M = N) or 2 B (circular) per element
 per channel, and two round trips of T (4 B per complex point: 16 B causal, 8 B circular).
-The host launches the three passes per group of rows whose T fits in L2, so T mostly never
-reaches HBM (NOTES.md has the measured bytes).
+NOTES.md has the byte plan per N and what the H100 measured.
 """
 from __future__ import annotations
 
