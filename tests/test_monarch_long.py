@@ -1,16 +1,14 @@
 """monarch_long: the long-range decomposition checked on the CPU through its twin (orders 4 to 6
 at small N by using small factors), its tables, and on an sm_90 GPU the CUDA passes against the
-float64 reference and against the twin."""
-import math
+float64 reference and against the twin (CI compiles long.cu with every other source)."""
 
 import pytest
 import torch
 
-from fftbench.cuda_build import nvcc_path
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import check_call
-from kernels.monarch_long import LIBRARY, LaunchConfig, _requires, monarch_long
+from kernels.monarch_long import LaunchConfig, _requires, monarch_long
 from kernels.monarch_long.plan import LongPlan, split
 from kernels.monarch_long.twin import LongTwin
 
@@ -70,11 +68,6 @@ def test_launch_config_groups_rows_within_the_byte_budget():
     assert group * 4 * plan.m <= config.group_bytes and group >= 1
     assert plan.n2 % cols == 0 and (plan.n1 // 2) % slots == 0 and threads <= 256
     assert LaunchConfig().resolve(plan, 768)[2] == 768  # default: all rows at once
-
-
-@pytest.mark.skipif(nvcc_path() is None, reason="needs nvcc")
-def test_kernel_compiles():
-    assert LIBRARY.build().exists()
 
 
 @pytest.mark.skipif(_requires() is not None, reason=str(_requires()))

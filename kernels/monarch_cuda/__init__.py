@@ -16,19 +16,17 @@ from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.monarch_cuda.plan import Plan
-from kernels.monarch_cuda.twin import Twin
+from kernels.monarch_cuda.twin import Twin, size_reason, twin_prepared
 
 LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES),
                       headers=(Path(__file__).with_name("stages.cuh"),))
 
 SEQLENS = (256, 32768)
-TWIN_MAX_ELEMENTS = 1 << 22  # the twin is a CPU check, not a contender: keep its problems small
+TWIN_MAX_ELEMENTS = 1 << 22
 
 
 def _twin_supports(problem: Problem) -> str | None:
-    if problem.rows * problem.seqlen > TWIN_MAX_ELEMENTS:
-        return f"CPU twin: B·H·N = {problem.rows * problem.seqlen} > {TWIN_MAX_ELEMENTS} elements"
-    return None
+    return size_reason(problem, TWIN_MAX_ELEMENTS)
 
 
 @register_backend(
@@ -37,15 +35,7 @@ def _twin_supports(problem: Problem) -> str | None:
 )
 def monarch_twin(problem: Problem, inputs) -> Prepared:
     """CPU twin of the Monarch CUDA kernel (same decomposition and rounding); no work is skipped."""
-    twin = Twin(problem, inputs.k)
-    u, v, w = (t.cpu() if t is not None else None for t in (inputs.u, inputs.v, inputs.w))
-    device = inputs.u.device
-
-    def run():
-        y = twin(u, v, w)
-        return y.to(device)
-
-    return Prepared(run=run, details={"decomposition": twin.plan.name, "work_skipped": "none"})
+    return twin_prepared(Twin(problem, inputs.k), inputs)
 
 
 def _requires() -> str | None:

@@ -16,6 +16,7 @@ from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.monarch_cuda import _dft_operands, _requires, swizzle
+from kernels.monarch_cuda.twin import size_reason, twin_prepared
 from kernels.monarch_long.plan import LongPlan
 from kernels.monarch_long.twin import COMPUTE_DTYPE, LongTwin
 
@@ -37,9 +38,7 @@ def _plan_reason(problem: Problem) -> str | None:
 
 
 def _twin_supports(problem: Problem) -> str | None:
-    if problem.rows * problem.seqlen > TWIN_MAX_ELEMENTS:
-        return f"CPU twin: B·H·N = {problem.rows * problem.seqlen} > {TWIN_MAX_ELEMENTS} elements"
-    return _plan_reason(problem)
+    return size_reason(problem, TWIN_MAX_ELEMENTS) or _plan_reason(problem)
 
 
 @register_backend(
@@ -48,11 +47,7 @@ def _twin_supports(problem: Problem) -> str | None:
 )
 def monarch_long_twin(problem: Problem, inputs) -> Prepared:
     """CPU twin of the long-range passes (same decomposition and rounding); no work is skipped."""
-    twin = LongTwin(problem, inputs.k)
-    u, v, w = (t.cpu() if t is not None else None for t in (inputs.u, inputs.v, inputs.w))
-    device = inputs.u.device
-    return Prepared(run=lambda: twin(u, v, w).to(device),
-                    details={"decomposition": twin.plan.name, "work_skipped": "none"})
+    return twin_prepared(LongTwin(problem, inputs.k), inputs)
 
 
 @dataclasses.dataclass(frozen=True)
