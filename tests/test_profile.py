@@ -1,5 +1,6 @@
 """Parsing a real Nsight Compute export (captured on the project's H100: torch_fft, 8×768×4K fp16
 causal, `ncu --csv --page raw` with fftbench.profile.NCU_METRICS) and the derived figures."""
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,20 @@ def test_kernel_breakdown_lists_the_calls_kernels():
     run()
     kernels = kernel_breakdown(run)
     assert len(kernels) >= 3 and all(k["us"] > 0 for k in kernels)
+
+
+def test_profile_run_filters_rows_by_any_column(tmp_path, monkeypatch):
+    from fftbench.profile import profile_run
+    from fftbench.results import read_rows
+
+    rows = [{"backend": b, "batch": 1, "channels": 2, "seqlen": n, "dtype": "fp16", "mode": "causal", "gated": False,
+             "freq_sparsity": 0.0, "kernel_len": n, "status": "ok"} for b in ("torch_fft", "monarch_cuda") for n in (1024, 4096)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    profiled = []
+    monkeypatch.setattr("fftbench.profile.profile_point",
+                        lambda problem, backend, flops: profiled.append((backend, problem.seqlen)) or {"prof_reason": "test"})
+    profile_run(tmp_path, {"backend": ["monarch_cuda"], "seqlen": [4096], "mode": None})
+    assert profiled == [("monarch_cuda", 4096)]
+    assert len(list(read_rows(tmp_path / "profile.jsonl"))) == 1
+    profile_run(tmp_path)  # the rest; the profiled row is not repeated
+    assert sorted(profiled) == sorted((r["backend"], r["seqlen"]) for r in rows)

@@ -54,3 +54,13 @@ def test_bad_suites_give_one_line_errors(tmp_path):
         with pytest.raises(SuiteError) as err:
             load_suite(str(path)).points()
         assert "\n" not in str(err.value).strip()
+
+
+def test_longrange_suite_has_the_issue_points_and_one_partial_point():
+    pts = load_suite("longrange").points()
+    assert {p.seqlen for p in pts} == {1 << 16, 1 << 18, 1 << 20, 1 << 22}
+    assert {(p.dtype, p.mode, p.gated) for p in pts if p.seqlen == 1 << 20 and not p.is_partial} == {
+        (d, m, g) for d in ("fp16", "bf16") for m in ("causal", "circular") for g in (False, True)}
+    partial = [p for p in pts if p.is_partial]
+    assert [(p.seqlen, p.K, p.dtype, p.mode, p.gated) for p in partial] == [(1 << 20, 1 << 16, "fp16", "causal", False)]
+    assert len(pts) == 33
