@@ -23,7 +23,8 @@ from kernels.monarch_cuda.plan import Plan, pair_coefficients
 _ROWS_PER_CHUNK = 256
 
 
-def _round(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def round_to(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """x rounded to dtype, held in fp32: a rounding point of the kernels."""
     return x.to(dtype).float()
 
 
@@ -33,7 +34,7 @@ class StageTwin:
 
     def __init__(self, plan: Plan, dtype: torch.dtype):
         self.plan, self.dtype = plan, dtype
-        self.mats = {r: (_round(plan.dft_matrix(r).real, dtype), _round(plan.dft_matrix(r).imag, dtype))
+        self.mats = {r: (round_to(plan.dft_matrix(r).real, dtype), round_to(plan.dft_matrix(r).imag, dtype))
                      for r in set(plan.radices)}
         self.twiddles = [plan.twiddles(j).to(torch.complex64) for j in range(len(plan.radices) - 1)]
 
@@ -62,7 +63,7 @@ class StageTwin:
             re, im = self._dft(re, im, j, inverse=False)
             if j < stages - 1:
                 re, im = self._twiddle(re, im, j, conj=False)
-            re, im = _round(re, self.dtype), _round(im, self.dtype)
+            re, im = round_to(re, self.dtype), round_to(im, self.dtype)
         return re, im
 
     def inverse(self, re, im):
@@ -70,7 +71,7 @@ class StageTwin:
             re, im = self._dft(re, im, j, inverse=True)
             if j > 0:
                 re, im = self._twiddle(re, im, j - 1, conj=True)
-            re, im = _round(re, self.dtype), _round(im, self.dtype)
+            re, im = round_to(re, self.dtype), round_to(im, self.dtype)
         return re, im
 
 
@@ -95,7 +96,7 @@ class PairMap:
         out_r, out_i = torch.empty_like(re), torch.empty_like(im)
         out_r[:, self.pos_k], out_i[:, self.pos_k] = yr + br, yi + bi
         out_r[:, self.pos_mk], out_i[:, self.pos_mk] = pr + qr, pi + qi
-        return _round(out_r, self.dtype), _round(out_i, self.dtype)
+        return round_to(out_r, self.dtype), round_to(out_i, self.dtype)
 
 
 def fold(x: torch.Tensor, m: int):
@@ -120,9 +121,9 @@ def run_rows(problem: Problem, dtype: torch.dtype, rows_fn, u, v=None, w=None, o
         sl = slice(start, min(start + _ROWS_PER_CHUNK, problem.rows))
         x = flat(u)[sl].float()
         if w is not None:
-            x = _round(x * flat(w)[sl].float(), dtype)
+            x = round_to(x * flat(w)[sl].float(), dtype)
         h = torch.arange(sl.start, sl.stop) % problem.channels
-        out_rows = _round(rows_fn(x, h), dtype)
+        out_rows = round_to(rows_fn(x, h), dtype)
         if v is not None:
             out_rows = out_rows * flat(v)[sl].float()
         y[sl] = out_rows.to(dtype)

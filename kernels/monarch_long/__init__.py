@@ -1,7 +1,7 @@
-"""Long-range Monarch FFT convolution (N = 64K … 4M): three tensor-core passes meeting in HBM/L2.
+"""Long-range Monarch FFT convolution (N = 64K … 4M): three tensor-core passes meeting in HBM.
 
 monarch_long_twin: the CPU twin (twin.py) — the passes' decomposition executed in torch.
-monarch_long: the CUDA passes (long.cu), launched per group of rows whose intermediate fits in L2.
+monarch_long: the CUDA passes (long.cu), all rows per pass or per group of rows (LaunchConfig).
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def split(m: int) -> tuple[int, int]:
     shared memory: 1M as 256·4096 has 5 stages and 9.5e-4 fp16 error in the twin, 1024·1024
     has 6 and 1.2e-3), then the most even split."""
     bits = m.bit_length() - 1
-    options = [(1 << b, 1 << (bits - b)) for b in range(7, bits // 2 + 1)]
+    options = [(1 << b, 1 << (bits - b)) for b in range(MIN_FACTOR.bit_length() - 1, bits // 2 + 1)]
     options = [(n1, n2) for n1, n2 in options if n2 <= MAX_INNER]
     if not options:
         raise ValueError(f"M={m}: no split into N1 ≤ N2 with {MIN_FACTOR} ≤ N1 and N2 ≤ {MAX_INNER}")

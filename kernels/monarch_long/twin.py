@@ -13,7 +13,7 @@ import torch
 from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
 from kernels.monarch_cuda.plan import pair_coefficients
-from kernels.monarch_cuda.twin import PairMap, StageTwin, _round, fold, run_rows, unfold
+from kernels.monarch_cuda.twin import PairMap, StageTwin, fold, round_to, run_rows, unfold
 from kernels.monarch_long.plan import LongPlan
 
 COMPUTE_DTYPE = torch.float16  # long.cu: kComputeBf16 = false
@@ -41,13 +41,13 @@ class LongTwin:
     def _outer_twiddle(self, re, im, conj: bool):
         """re, im: (rows, N1, N2) in [p1][m2] order; multiply by W_M^{±m2·k1} in fp32, round."""
         tr, ti = self.twiddle.real, (-self.twiddle.imag if conj else self.twiddle.imag)
-        return _round(re * tr - im * ti, self.compute), _round(re * ti + im * tr, self.compute)
+        return round_to(re * tr - im * ti, self.compute), round_to(re * ti + im * tr, self.compute)
 
     def rows(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         n1, n2, rows = self.plan.n1, self.plan.n2, x.shape[0]
         columns = lambda t: t.reshape(rows, n1, n2).transpose(1, 2).reshape(rows * n2, n1)
         grid = lambda t: t.reshape(rows, n2, n1).transpose(1, 2)  # back to [p1][m2]
-        re, im = (_round(t, self.compute) for t in fold(x, self.plan.m))
+        re, im = (round_to(t, self.compute) for t in fold(x, self.plan.m))
         # pass A: the N1-point transform of every column m2, then the outer twiddle → T
         re, im = self.outer.forward(columns(re), columns(im))
         re, im = self._outer_twiddle(grid(re), grid(im), conj=False)
