@@ -29,22 +29,12 @@ import triton.language as tl
 
 
 @triton.jit
-def _cdot_left(mr, mi, xr, xi, PREC: tl.constexpr):
-    """(mr + i·mi) @ (xr + i·xi), fp32 accumulation."""
-    re = tl.dot(mr, xr, input_precision=PREC)
-    re = tl.dot(-mi, xi, re, input_precision=PREC)
-    im = tl.dot(mr, xi, input_precision=PREC)
-    im = tl.dot(mi, xr, im, input_precision=PREC)
-    return re, im
-
-
-@triton.jit
-def _cdot_right(xr, xi, mr, mi, PREC: tl.constexpr):
-    """(xr + i·xi) @ (mr + i·mi), fp32 accumulation."""
-    re = tl.dot(xr, mr, input_precision=PREC)
-    re = tl.dot(-xi, mi, re, input_precision=PREC)
-    im = tl.dot(xr, mi, input_precision=PREC)
-    im = tl.dot(xi, mr, im, input_precision=PREC)
+def _cdot(ar, ai, br, bi, PREC: tl.constexpr):
+    """(ar + i·ai) @ (br + i·bi), fp32 accumulation: a DFT matrix on either side of the data."""
+    re = tl.dot(ar, br, input_precision=PREC)
+    re = tl.dot(-ai, bi, re, input_precision=PREC)
+    im = tl.dot(ar, bi, input_precision=PREC)
+    im = tl.dot(ai, br, im, input_precision=PREC)
     return re, im
 
 
@@ -142,18 +132,18 @@ def monarch_conv_kernel(
             xi = xi * tl.load(w_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
         # forward stage 1 (R1, RIN) @ (RIN, L), then the stage-1 twiddle
         f1r, f1i = _dft(m1_ptr, R1, R1, RIN, False)                          # [k1, n1 < RIN]
-        ar, ai = _cdot_left(f1r, f1i, xr.to(op), xi.to(op), PREC)
+        ar, ai = _cdot(f1r, f1i, xr.to(op), xi.to(op), PREC)
         t1r, t1i = _stage1_twiddle(ta_ptr, tb_ptr, R1, R2, R3, False)
         ar, ai = _cmul(ar, ai, t1r, t1i)
         if R3 == 1:
             f2r, f2i = _dft(m2_ptr, R2, R2, R2, False)
-            cr, ci = _cdot_right(ar.to(op), ai.to(op), f2r, f2i, PREC)
+            cr, ci = _cdot(ar.to(op), ai.to(op), f2r, f2i, PREC)
         else:
             # stage 2: contract n2 on (R1·R3, R2) [(k1, n3), n2]
             br = tl.reshape(tl.permute(tl.reshape(ar.to(op), (R1, R2, R3)), (0, 2, 1)), (R1 * R3, R2))
             bi = tl.reshape(tl.permute(tl.reshape(ai.to(op), (R1, R2, R3)), (0, 2, 1)), (R1 * R3, R2))
             f2r, f2i = _dft(m2_ptr, R2, R2, R2, False)
-            br, bi = _cdot_right(br, bi, f2r, f2i, PREC)
+            br, bi = _cdot(br, bi, f2r, f2i, PREC)
             t2 = tl.arange(0, R3)[:, None] * R2 + tl.arange(0, R2)[None, :]      # [n3, k2]
             t2r = tl.load(tc_ptr + t2)[None, :, :]
             t2i = tl.load(tc_ptr + R3 * R2 + t2)[None, :, :]
@@ -162,7 +152,7 @@ def monarch_conv_kernel(
             cr = tl.reshape(tl.permute(br.to(op), (0, 2, 1)), (R1 * R2, R3))
             ci = tl.reshape(tl.permute(bi.to(op), (0, 2, 1)), (R1 * R2, R3))
             f3r, f3i = _dft(m3_ptr, R3, R3, R3, False)
-            cr, ci = _cdot_right(cr, ci, f3r, f3i, PREC)
+            cr, ci = _cdot(cr, ci, f3r, f3i, PREC)
         # pointwise product with the kernel spectrum
         kr = tl.load(spec_base + spec_offs).to(tl.float32)
         ki = tl.load(spec_base + F + spec_offs).to(tl.float32)
@@ -170,14 +160,14 @@ def monarch_conv_kernel(
         # inverse: conjugate stages in reverse order
         if R3 == 1:
             g2r, g2i = _dft(m2_ptr, R2, R2, R2, True)
-            dr, di = _cdot_right(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [k1, n2]
+            dr, di = _cdot(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [k1, n2]
             t1r, t1i = _stage1_twiddle(ta_ptr, tb_ptr, R1, R2, R3, False)  # reloaded (L1), not kept live
             dr, di = _cmul_conj(dr, di, t1r, t1i)
             dr = dr.to(op)
             di = di.to(op)
         else:
             g3r, g3i = _dft(m3_ptr, R3, R3, R3, True)
-            dr, di = _cdot_right(cr.to(op), ci.to(op), g3r, g3i, PREC)           # [(k1, k2), n3]
+            dr, di = _cdot(cr.to(op), ci.to(op), g3r, g3i, PREC)           # [(k1, k2), n3]
             s2 = tl.arange(0, R2)[:, None] + tl.arange(0, R3)[None, :] * R2      # [k2, n3]
             s2r = tl.load(tc_ptr + s2)[None, :, :]
             s2i = tl.load(tc_ptr + R3 * R2 + s2)[None, :, :]
@@ -185,13 +175,13 @@ def monarch_conv_kernel(
             er = tl.reshape(tl.permute(dr.to(op), (0, 2, 1)), (R1 * R3, R2))
             ei = tl.reshape(tl.permute(di.to(op), (0, 2, 1)), (R1 * R3, R2))
             g2r, g2i = _dft(m2_ptr, R2, R2, R2, True)
-            er, ei = _cdot_right(er, ei, g2r, g2i, PREC)                         # [(k1, n3), n2]
+            er, ei = _cdot(er, ei, g2r, g2i, PREC)                         # [(k1, n3), n2]
             t1r, t1i = _stage1_twiddle(ta_ptr, tb_ptr, R1, R2, R3, True)
             er, ei = _cmul_conj(er, ei, t1r, t1i)
             dr = tl.reshape(tl.permute(tl.reshape(er.to(op), (R1, R3, R2)), (0, 2, 1)), (R1, L))
             di = tl.reshape(tl.permute(tl.reshape(ei.to(op), (R1, R3, R2)), (0, 2, 1)), (R1, L))
         g1r, g1i = _dft(m1_ptr, R1, RIN, R1, True)                          # [n1 < RIN, k1]
-        yr, yi = _cdot_left(g1r, g1i, dr, di, PREC)
+        yr, yi = _cdot(g1r, g1i, dr, di, PREC)
         if GATED:
             yr = yr * tl.load(v_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
             yi = yi * tl.load(v_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
