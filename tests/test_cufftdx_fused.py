@@ -27,30 +27,32 @@ def test_env_var_without_headers_names_the_variable(monkeypatch, tmp_path, fresh
     assert cf.unavailable_reason() == reason
 
 
-def test_env_var_with_headers_but_no_cutlass(monkeypatch, tmp_path, fresh_header_lookup):
-    include = tmp_path / "include"
+def _mathdx_tree(root, with_cutlass: bool = True):
+    """A fake MathDx install: include/cufftdx.hpp and, unless told otherwise, CUTLASS's cute/."""
+    include = root / "include"
     include.mkdir()
     (include / "cufftdx.hpp").write_text("")
+    if with_cutlass:
+        (root / "external" / "cutlass" / "include" / "cute").mkdir(parents=True)
+    return include
+
+
+def test_env_var_with_headers_but_no_cutlass(monkeypatch, tmp_path, fresh_header_lookup):
+    include = _mathdx_tree(tmp_path, with_cutlass=False)
     monkeypatch.setenv(build.ENV_INCLUDE, str(include))
     dirs, reason = build.mathdx_include_dirs()
     assert dirs is None and "CUTLASS" in reason
 
 
 def test_env_var_with_full_tree_is_accepted(monkeypatch, tmp_path, fresh_header_lookup):
-    include = tmp_path / "include"
-    include.mkdir()
-    (include / "cufftdx.hpp").write_text("")
-    (tmp_path / "external" / "cutlass" / "include" / "cute").mkdir(parents=True)
+    include = _mathdx_tree(tmp_path)
     monkeypatch.setenv(build.ENV_INCLUDE, str(include))
     dirs, reason = build.mathdx_include_dirs()
     assert reason is None and dirs == (str(include), str(tmp_path / "external" / "cutlass" / "include"))
 
 
 def test_missing_nvcc_and_gpu_are_reported(monkeypatch, tmp_path, fresh_header_lookup):
-    include = tmp_path / "include"
-    include.mkdir()
-    (include / "cufftdx.hpp").write_text("")
-    (tmp_path / "external" / "cutlass" / "include" / "cute").mkdir(parents=True)
+    include = _mathdx_tree(tmp_path)
     monkeypatch.setenv(build.ENV_INCLUDE, str(include))
     monkeypatch.setattr(cf, "nvcc_path", lambda: None)
     assert "nvcc" in cf.unavailable_reason()
