@@ -1,4 +1,4 @@
-"""monarch_cuda v2: the kernel source compiles (wherever nvcc is), and on an sm_90 GPU its output
+"""monarch_cuda (v2 up to 4K, v4 above): the kernel sources compile (wherever nvcc is), and on an sm_90 GPU its output
 matches the float64 reference and its CPU twin at every tile shape (R1 = 1 … 16), both modes,
 both dtypes, gated, with B·H rows that fill no tile evenly and an odd B."""
 import pytest
@@ -8,7 +8,7 @@ from fftbench.cuda_build import hopper_reason, nvcc_path
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import check_call
-from kernels.monarch_cuda import LIBRARY, monarch_cuda
+from kernels.monarch_cuda import LIBRARY, large, monarch_cuda
 from kernels.monarch_cuda.twin import Twin
 
 BUDGET = {"fp16": 1e-3, "bf16": 8e-3}
@@ -16,7 +16,7 @@ BUDGET = {"fp16": 1e-3, "bf16": 8e-3}
 
 @pytest.mark.skipif(nvcc_path() is None, reason="needs nvcc")
 def test_kernel_compiles():
-    assert LIBRARY.build().exists()
+    assert LIBRARY.build().exists() and large.LIBRARY.build().exists()
 
 
 @pytest.mark.skipif(hopper_reason() is not None, reason=str(hopper_reason()))
@@ -33,6 +33,20 @@ def test_matches_float64_and_twin(seqlen, mode, dtype, gated):
     cpu = lambda t: None if t is None else t.cpu()
     twin = Twin(problem, inputs.k.cpu())(cpu(inputs.u), cpu(inputs.v), cpu(inputs.w)).float()
     assert ((inputs.out.cpu().float() - twin).norm() / twin.norm()).item() < 2e-3
+
+
+@pytest.mark.skipif(hopper_reason() is not None, reason=str(hopper_reason()))
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("seqlen", [8192, 16384, 32768])
+def test_v4_path_matches_float64(seqlen, mode, dtype, gated):
+    problem = Problem(3, 5, seqlen, dtype, mode, gated=gated)
+    inputs = make_inputs(problem, "cuda", seed=seqlen)
+    prepared = monarch_cuda(problem, inputs)
+    assert prepared.details["decomposition"].startswith("v4")
+    err = check_call(problem, inputs, prepared.run)
+    assert err.within(BUDGET[dtype]), (prepared.details["decomposition"], err)
 
 
 @pytest.mark.skipif(hopper_reason() is not None, reason=str(hopper_reason()))

@@ -87,3 +87,17 @@ def test_pipeline_without_rounding_is_exact(mode):
     y = twin(inputs.u.float()).reshape(problem.rows, -1).double()
     ref = reference(problem, inputs, rows)
     assert ((y - ref).norm() / ref.norm()).item() < 1e-5
+
+
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+def test_adjoint_twin_is_the_input_gradient(mode):
+    """With the conjugate spectrum the pipeline computes du = ∂⟨dy, y⟩/∂u of the forward call."""
+    problem = Problem(2, 3, 1024, "fp16", mode)
+    inputs = make_inputs(problem, "cpu", seed=11)
+    dy = torch.randn(problem.batch, problem.channels, problem.seqlen).half()
+    u = inputs.u.double().requires_grad_()
+    k_f = torch.fft.rfft(inputs.k.double(), n=problem.fft_size)
+    y = torch.fft.irfft(torch.fft.rfft(u, n=problem.fft_size) * k_f, n=problem.fft_size)[..., : problem.seqlen]
+    (du,) = torch.autograd.grad(y, u, dy.double())
+    got = Twin(problem, inputs.k, adjoint=True)(dy).double()
+    assert ((got - du).norm() / du.norm()).item() < 1e-3

@@ -1,7 +1,9 @@
 """Monarch FFT convolution on tensor cores (CUDA, sm_90a), v2, and its CPU twin.
 
-monarch_twin: the CPU twin (twin.py) — plan.py's decomposition executed in torch.
-monarch_cuda: the fused CUDA kernel (monarch.cu): stages held in MMA fragments.
+monarch_twin: the CPU twin — plan.py's decomposition executed in torch (twin.py), or for N > 4K
+              the v4 engine's (kernels/monarch_long/stage_twin.py).
+monarch_cuda: the fused CUDA kernel: v2 (monarch.cu, stages held in MMA fragments) for N ≤ 4K,
+              v4 (large.py) for 8K … 32K.
 """
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch, hoppe
 from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
-from kernels.monarch_cuda.plan import SEQLENS, SLICE, Plan, tables
+from kernels.monarch_cuda import large
+from kernels.monarch_cuda.plan import SEQLENS as V2_SEQLENS, SLICE, Plan, tables
 from kernels.monarch_cuda.twin import Twin, size_reason, twin_prepared
+from kernels.monarch_long.stage_twin import Twin as V4Twin
 
 LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES))
 
+SEQLENS = (V2_SEQLENS[0], 32768)
 TWIN_MAX_ELEMENTS = 1 << 22
 FEATURES = {"gating", "partial", "freq_sparse"}
 
@@ -34,13 +39,16 @@ def _twin_supports(problem: Problem) -> str | None:
 )
 def monarch_twin(problem: Problem, inputs) -> Prepared:
     """CPU twin of the Monarch CUDA kernel (same decomposition and rounding); no work is skipped."""
-    return twin_prepared(Twin(problem, inputs.k), inputs)
+    twin = Twin if problem.seqlen <= V2_SEQLENS[1] else V4Twin
+    return twin_prepared(twin(problem, inputs.k), inputs)
 
 
 def executed_flops(problem: Problem) -> float:
-    """Tensor-core FLOPs the kernel issues (each complex 16×16·16×16 product is 8 m16n8k16 MMAs of
+    """v2: tensor-core FLOPs the kernel issues (each complex 16×16·16×16 product is 8 m16n8k16 MMAs of
     4096 FLOPs, zero blocks of the block-diagonal stage A included) plus the fp32 twiddle and
     spectrum products (6 FLOPs per complex multiply, five per point per kind) and the gating products."""
+    if problem.seqlen > V2_SEQLENS[1]:
+        return large.executed_flops(problem)
     kinds = 2 if problem.mode == "causal" else 1
     tiles = -(-(-(-problem.batch // 2)) // (16 // (problem.seqlen // SLICE))) * problem.channels
     per_tile_kind = (16 + 16 + 32 * 4) * 8 * 4096 + 5 * 6 * 4096  # stage A, A⁻¹, 4 slice products ×16 slices
@@ -72,11 +80,17 @@ def _library() -> ctypes.CDLL:
     "monarch_cuda", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
     features=FEATURES, device="cuda", requires=hopper_reason, flops=executed_flops,
 )
-def monarch_cuda(problem: Problem, inputs, groups: int | None = None) -> Prepared:
-    """Fused Monarch FFT convolution on tensor cores (mma.sync, stages in registers), sm_90a."""
+def monarch_cuda(problem: Problem, inputs, groups: int | None = None, adjoint: bool = False) -> Prepared:
+    """Fused Monarch FFT convolution on tensor cores (mma.sync, stages in registers), sm_90a.
+    adjoint (v2 sizes): the transposed convolution, y = v ⊙ convᵀ(u ⊙ w, k) — with u = dy,
+    w = v_fwd, v = w_fwd this is the input gradient du of the forward call."""
+    if problem.seqlen > V2_SEQLENS[1]:
+        if adjoint:
+            raise ValueError("monarch_cuda: the transposed convolution runs on the v2 sizes (N ≤ 4K)")
+        return large.prepare(problem, inputs)
     device = inputs.u.device
     plan = Plan.for_problem(problem, torch_dtype(problem.dtype))
-    tabs = {name: t.to(device).contiguous() for name, t in tables(plan, problem, inputs.k).items()}
+    tabs = {name: t.to(device).contiguous() for name, t in tables(plan, problem, inputs.k, adjoint).items()}
     lib = _library()
     u, v, w, out = inputs.u.contiguous(), inputs.v, inputs.w, inputs.out
     v, w = (None if t is None else t.contiguous() for t in (v, w))

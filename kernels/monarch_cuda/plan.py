@@ -109,9 +109,12 @@ class Plan:
         n = torch.arange(16)
         return w(SLICE, torch.outer(n, n))
 
-    def spectrum(self, problem: Problem, k: torch.Tensor) -> torch.Tensor:
-        """S_κ[k] for κ < kinds, complex128 (H, kinds, T), in natural frequency order."""
+    def spectrum(self, problem: Problem, k: torch.Tensor, adjoint: bool = False) -> torch.Tensor:
+        """S_κ[k] for κ < kinds, complex128 (H, kinds, T), in natural frequency order. adjoint:
+        the conjugate spectrum, so the kernel computes the transposed convolution (correlation with
+        k), which is the input gradient of the forward one: du = convᵀ(dy, k)."""
         half = kernel_spectrum(problem, k.detach().cpu(), dtype=torch.complex128)  # (H, F/2+1)
+        half = half.conj() if adjoint else half
         f = problem.fft_size
         full = torch.cat([half, half[:, 1:f - half.shape[1] + 1].flip(-1).conj()], -1)  # (H, F)
         if self.kinds == 1:
@@ -144,7 +147,7 @@ def spectrum_fp16(spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (spec / scale.view(-1, *[1] * (spec.dim() - 1))), scale.float()
 
 
-def tables(plan: Plan, problem: Problem, k: torch.Tensor) -> dict[str, torch.Tensor]:
+def tables(plan: Plan, problem: Problem, k: torch.Tensor, adjoint: bool = False) -> dict[str, torch.Tensor]:
     """Everything the kernel reads besides the data, in its shared-memory layouts:
     mats   dtype (2 + 4·kinds, 256): F16 re, F16 im, then per kind Fa re, Fa im, Ga re, Ga im
     tw_a   float32 (kinds, 16 chunks, 4, 32, 4): stage-A twiddle at the chunk owner's acc positions
@@ -152,7 +155,8 @@ def tables(plan: Plan, problem: Problem, k: torch.Tensor) -> dict[str, torch.Ten
            same table transposed for the conjugate twiddle of stage A⁻¹
     tw_bc  float32 (4, 32, 4): W_256^{c·k_b} at (k_b, c)
     spec   fp16 (H, kinds, R1, 2, 32, 8): S_κ/scale_h at (k_b, k_c) of slice k_a, (re, im) pairs
-    scale  float32 (H,): the per-channel power of two."""
+    scale  float32 (H,): the per-channel power of two.
+    adjoint: tables of the transposed convolution (Plan.spectrum)."""
     r1 = plan.r1
     mats = [dft16().real, dft16().imag]
     for kind in range(plan.kinds):
@@ -162,7 +166,7 @@ def tables(plan: Plan, problem: Problem, k: torch.Tensor) -> dict[str, torch.Ten
     ta = torch.stack([plan.twiddle_a(kind) for kind in range(plan.kinds)])  # (kinds, R1, 256)
     rows = torch.arange(TILE_ROWS) % r1
     chunks = ta[:, rows, :].reshape(plan.kinds, TILE_ROWS, 16, 16).permute(0, 2, 1, 3)  # (κ, q, row, col)
-    spec, scale = spectrum_fp16(plan.to_slices(plan.spectrum(problem, k)))   # (H, κ, R1, 16, 16)
+    spec, scale = spectrum_fp16(plan.to_slices(plan.spectrum(problem, k, adjoint)))   # (H, κ, R1, 16, 16)
     return {
         "mats": torch.stack([m.reshape(-1) for m in mats]).to(plan.dtype),
         "tw_a": vector_major(lane_order(chunks), 2),

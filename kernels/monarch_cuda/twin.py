@@ -42,9 +42,10 @@ def unpair_rows(z: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 class Twin:
-    """Precomputed operands for one problem; __call__ computes y like the kernel does."""
+    """Precomputed operands for one problem; __call__ computes y like the kernel does (the
+    transposed convolution with adjoint=True)."""
 
-    def __init__(self, problem: Problem, k: torch.Tensor):
+    def __init__(self, problem: Problem, k: torch.Tensor, adjoint: bool = False):
         self.problem = problem
         self.dtype = torch_dtype(problem.dtype)
         self.plan = plan = Plan.for_problem(problem, self.dtype)
@@ -53,7 +54,7 @@ class Twin:
         self.fa = [rd(plan.stage_a(kind)) for kind in range(plan.kinds)]
         self.tw_a = [plan.twiddle_a(kind).to(torch.complex64) for kind in range(plan.kinds)]
         self.tw_bc = plan.twiddle_bc().to(torch.complex64)
-        spec, scale = spectrum_fp16(plan.to_slices(plan.spectrum(problem, k)))  # (H, κ, R1, 16, 16)
+        spec, scale = spectrum_fp16(plan.to_slices(plan.spectrum(problem, k, adjoint)))  # (H, κ, R1, 16, 16)
         self.spec = round_to(spec, torch.float16) * scale.view(-1, 1, 1, 1, 1)
 
     def transform(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
