@@ -2,10 +2,10 @@
 
 The runner starts one worker per backend (and a fresh one after a crash), so a CUDA fault, a
 segfault or an abort costs only the point that caused it. For each point the worker draws fresh
-random inputs, computes the float64 reference for a spread of rows, runs the baseline backend at
-the same dtype (for err_ratio), prepares the backend (setup, outside any timing), makes one cold
-call into a NaN-poisoned output, checks it, and only if it is within budget times it — then checks
-the output again, since an error that moves between runs is a race.
+random inputs, computes the float64 reference for rows drawn from a seed it records, runs the
+baseline backend at the same dtype (for err_ratio), prepares the backend (setup, outside any
+timing), makes one cold call into a NaN-poisoned output, checks it, and only if it is within
+budget times it — then checks the output again, since an error that moves between runs is a race.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from fftbench import environment
 from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.reference import checked_rows, draw_seed, measure_error, reference
 from fftbench.registry import Backend, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
@@ -87,7 +87,9 @@ class PointMeasurer:
         row["err_budget"] = budget
         flops_exec = self.backend.flops(problem) if self.backend.flops else None
         inputs = make_inputs(problem, self.device)
-        rows = checked_rows(problem)
+        seed = draw_seed()
+        rows = checked_rows(problem, seed)
+        row.update(ref_seed=seed, ref_rows=len(rows))
         ref = reference(problem, inputs, rows)
         base_err = self._baseline_error(problem, inputs, ref, rows)
         row["baseline_rel_l2_err"] = base_err
