@@ -20,7 +20,7 @@ from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
 from fftbench.reference import checked_rows, draw_seed, measure_error, reference
-from fftbench.registry import Backend, load_backends
+from fftbench.registry import Backend, Prepared, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
 
@@ -76,10 +76,12 @@ class PointMeasurer:
         out = b.prepare(problem, inputs).run()
         return measure_error(problem, out, ref, rows).rel_l2_err
 
-    def _time(self, run) -> TimingStats:
-        if self.gpu_timer is not None:
-            return self.gpu_timer.time(run, self.job.timing)
-        return time_cpu(run, self.job.timing)
+    def _time(self, prepared: Prepared) -> TimingStats:
+        """CUDA events for device work; the CPU clock on the CPU and for a call computed on the host
+        (events around a spin kernel would time the spin, not the host's work)."""
+        if self.gpu_timer is not None and not prepared.on_host:
+            return self.gpu_timer.time(prepared.run, self.job.timing)
+        return time_cpu(prepared.run, self.job.timing)
 
     def measure(self, problem: Problem) -> dict:
         row: dict = {"status": "ok", "reason": None}
@@ -118,7 +120,7 @@ class PointMeasurer:
                              else f"rel L2 error {err.rel_l2_err:.3g} exceeds budget {budget:.3g}")
         else:
             before = environment.gpu_state()
-            stats = self._time(prepared.run)
+            stats = self._time(prepared)
             state = environment.merge_states(before, environment.gpu_state())
             row.update(stats.as_row(), **state)
             # The timed runs' last output must still be right: a moving error is a race.
