@@ -1,4 +1,6 @@
+import importlib.util
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -9,6 +11,8 @@ from fftbench.problem import Problem
 from fftbench.registry import Prepared, load_backends
 from fftbench.timing import FLUSH_MODES, L2Flush, TimingOptions, TimingStats, median_ci_halfwidth, time_cpu
 from fftbench.worker import PointMeasurer, WorkerJob
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_statistics():
@@ -81,3 +85,22 @@ def test_twins_declare_that_they_compute_on_the_host():
     long_problem = Problem(1, 1, 16384, "fp16", "causal")
     assert backends["monarch_long_twin"].prepare(long_problem, make_inputs(long_problem, "cpu", seed=0)).on_host
     assert not backends["torch_fft"].prepare(problem, inputs).on_host
+
+
+def test_flush_bias_interleaves_every_mode_each_round():
+    """tools/flush_bias.py: each round times every flush mode once, so drift falls on all alike."""
+    spec = importlib.util.spec_from_file_location("flush_bias", REPO / "tools" / "flush_bias.py")
+    flush_bias = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(flush_bias)
+    seen = []
+
+    class RecordingTimer:
+        def time(self, run, opts):
+            seen.append(opts.flush)
+            return TimingStats(timer="fake", samples_us=(float(len(seen)),), host_us=0.0)
+
+    medians = flush_bias.time_modes(RecordingTimer(), lambda: None, rounds=2)
+    assert seen == list(FLUSH_MODES) * 2
+    assert medians == {mode: [i + 1.0, i + 1.0 + len(FLUSH_MODES)] for i, mode in enumerate(FLUSH_MODES)}
+    if not torch.cuda.is_available():
+        assert flush_bias.main([]) == 2  # one line on stderr, no traceback
