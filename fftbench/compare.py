@@ -16,9 +16,10 @@ The gate fails (exit 1) on: a `slower` point whose median grew by more than `max
 (unless timing is non-fatal), a point whose error newly exceeds its budget, an accuracy
 regression (an ok point whose relative error grew more than ERROR_GROWTH× and now exceeds
 ERROR_FLOOR: a budget loose enough for torch.fft's fp16 error would let a kernel become 4× less
-accurate unnoticed; unless accuracy is non-fatal), or a point that did not fail and now fails (wrong, error, oom, timeout; this includes a newly supported point that
-crashes). A point that became unsupported or unavailable, or vanished, is reported but does not
-fail: capabilities change on purpose. A point failing in both runs is not a new regression.
+accurate unnoticed; unless accuracy is non-fatal), or a point that did not fail and now fails
+(wrong, error, oom, timeout; this includes a newly supported point that crashes). A point that
+became unsupported or unavailable, or vanished, is reported but does not fail: capabilities
+change on purpose. A point failing in both runs is not a new regression.
 
 With basis="ratio" the verdict is computed on each point's time divided by the torch_fft time of
 the same point in the same run, which cancels a uniformly faster or slower machine.
