@@ -208,7 +208,8 @@ def _error_growth(old: dict, new: dict) -> str | None:
     if not (old["status"] == new["status"] == "ok") or before is None or after is None:
         return None
     if after > ERROR_FLOOR and after > ERROR_GROWTH * before:
-        return f"accuracy: rel L2 error grew ×{after / before:.3g} ({before:.2e} → {after:.2e}; limit ×{ERROR_GROWTH:g})"
+        growth = after / before if before > 0 else math.inf
+        return f"accuracy: rel L2 error grew ×{growth:.3g} ({before:.2e} → {after:.2e}; limit ×{ERROR_GROWTH:g})"
     return None
 
 

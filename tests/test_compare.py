@@ -105,6 +105,14 @@ def test_error_growth_is_nonfatal_on_request_and_ignored_below_the_floor(baselin
     assert fp32.err_change > 3 and not fp32.failures
 
 
+def test_error_grown_from_zero_is_a_regression(baseline, tmp_path):
+    target = ("monarch_cuda", 16384, "fp16", "causal")
+    base, current = make_run(tmp_path / "zero", seed=1, **SMALL), _current(tmp_path)
+    edit_rows(base, _scale_error(target, 0.0))
+    (regression,) = compare_runs(base, current, {"timing_fatal": False}).regressions
+    assert "grew ×inf" in regression.failures[0]
+
+
 def test_error_grown_just_under_twice_passes(baseline, tmp_path):
     current = _current(tmp_path)
     edit_rows(current, _scale_error(("monarch_cuda", 16384, "fp16", "causal"), 1.5))  # ≤ 1.84× with noise
