@@ -108,4 +108,5 @@ def twin_prepared(twin, inputs) -> Prepared:
     the inputs' device; no work is skipped."""
     u, v, w = (t.cpu() if t is not None else None for t in (inputs.u, inputs.v, inputs.w))
     device = inputs.u.device
-    return Prepared(run=lambda: twin(u, v, w).to(device), details={"decomposition": twin.plan.name, "work_skipped": "none"})
+    return Prepared(run=lambda: twin(u, v, w).to(device), details={"decomposition": twin.plan.name, "work_skipped": "none"},
+                    on_host=True)
