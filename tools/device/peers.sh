@@ -46,8 +46,8 @@ patch_arch() {
 
 unpack() {
   local ffc_tar tk_tar
-  ffc_tar=$(ls .peers/flash-fft-conv-*.tar.gz 2>/dev/null | head -1)
-  tk_tar=$(ls .peers/thunderkittens-fftconv-*.tar.gz 2>/dev/null | head -1)
+  ffc_tar=$(ls .peers/flash-fft-conv-*.tar.gz 2>/dev/null | head -1 || true)
+  tk_tar=$(ls .peers/thunderkittens-fftconv-*.tar.gz 2>/dev/null | head -1 || true)
   if [[ -z $ffc_tar || -z $tk_tar ]]; then
     echo "peers.sh: copy ../shared/peers/*.tar.gz into .peers/ and carry .peers" >&2
     exit 2
