@@ -108,8 +108,8 @@ def _series_style(s, label: str, color: str) -> tuple[str, dict]:
         return label, {"color": color, "ls": "--" if gated else "-"}
     if s["precomputed_spectrum"].eq(False).any():
         label += " (k transformed per call)"
-    # Most of the way to mid grey: two peers still differ, and neither looks like one of ours.
-    greyed = to_hex(0.4 * np.array(to_rgb(color)) + 0.6 * 0.5)
+    # A grey tinted by the backend's colour: two peers still differ, and none looks like one of ours.
+    greyed = to_hex(0.35 * np.array(to_rgb(color)) + 0.65 * 0.6)
     return label, {"color": greyed, "ls": ":" if gated else "--", "mfc": "none"}
 
 
