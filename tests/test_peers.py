@@ -181,6 +181,17 @@ def test_flashfftconv_checkout_is_imported_and_called_as_documented(monkeypatch,
         assert prepared.details["fft_size"] == problem.fft_size and "every call" in prepared.details["spectrum"]
 
 
+def test_list_on_a_gpu_machine_says_what_each_peer_lacks(monkeypatch, fresh_import):
+    from fftbench.cli import list_everything
+
+    monkeypatch.delenv(ffc.ENV_ROOT, raising=False)
+    monkeypatch.delenv(tk.ENV_ROOT, raising=False)
+    lines = list_everything(has_cuda=True).splitlines()
+    line = {name: next(x for x in lines if x.lstrip().startswith(name + " ")) for name in PEERS}
+    assert "unavailable: flashfftconv does not import" in line["flashfftconv"]
+    assert f"unavailable: {tk.ENV_ROOT} is not set" in line["thunderkittens_fftconv"]
+
+
 # --- ThunderKittens: checkout, compiler, ninja, GPU ---------------------------------------------
 
 def _tk_tree(root: Path) -> Path:

@@ -63,7 +63,7 @@ suite() {
   local budget=$(($(left) - ${1})); shift
   if ((budget < 30)); then say "no time left for the suite in this call"; return 1; fi
   say "suite peers for up to ${budget}s: $*"
-  timeout --signal=INT --kill-after=20 "$budget" python3 run_bench.py --suite peers --point-timeout 120 "$@"
+  timeout --signal=INT --kill-after=20 "$budget" python3 run_bench.py --suite peers --point-timeout 300 "$@"
 }
 
 suite_args() {
