@@ -358,12 +358,16 @@ def test_comparison_table_shows_times_wrong_points_and_per_call_spectra():
     rows = [make_row(rng, "r", "torch_fft", p1k), ok,
             {**make_row(rng, "r", "torch_fft", p1k, status="wrong"), "backend": "thunderkittens_fftconv"},
             {**make_row(rng, "r", "torch_fft", p4k, status="unsupported"), "backend": "thunderkittens_fftconv"},
-            {**make_row(rng, "r", "torch_fft", p4k), "backend": "flashfftconv", "precomputed_spectrum": False}]
+            {**make_row(rng, "r", "torch_fft", p4k), "backend": "flashfftconv", "precomputed_spectrum": False},
+            make_row(rng, "r", "monarch_cuda", p4k)]
+    for row in rows[2:5]:
+        row["family"] = PEER_FAMILY
     lines = comparison_table(pd.DataFrame(rows)).splitlines()
-    assert lines[0] == "| B×H×N | dtype | mode | `torch_fft` | `thunderkittens_fftconv` | `flashfftconv`† |"
+    assert lines[0] == ("| B×H×N | dtype | mode | `torch_fft` | `monarch_cuda` | `thunderkittens_fftconv` | "
+                        "`flashfftconv`† |")
     wrong_err = rows[2]["rel_l2_err"]
     assert lines[2].startswith("| 4×64×4K | fp16 | causal | ")  # fp16 before bf16, as in the report
     assert lines[2].split(" | ")[3] == f"{ok['t_p50_us'] / 1e3:.4g} ({ok['frac_hbm_floor']:.2f})"
-    assert lines[2].split(" | ")[4] == "—"
+    assert lines[2].split(" | ")[5] == "—"
     assert lines[3].startswith("| 4×64×1K | bf16 | circular | ") and f"wrong (rel. error {wrong_err:.3g})" in lines[3]
     assert "† transforms k on every call" in lines[-1]

@@ -3,7 +3,7 @@ committed run rather than from hand-copied notes.
 
     python -m fftbench.report.markdown RUN_DIR [--backends torch_fft,flashfftconv]
 
-One row per point, one column per backend in the run's order; a cell is the median time in ms with
+One row per point, one column per backend (the run's order, peers last); a cell is the median time in ms with
 the fraction of the HBM floor, `wrong (rel. error …)` for a point over its budget, `—` where the
 backend does not run the point, else the status. A backend that transforms k on every call
 (precomputed_spectrum false) is marked, since its time includes that FFT.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fftbench.registry import PEER_FAMILY
 from fftbench.report.frames import DTYPE_ORDER
 from fftbench.results import load_run
 
@@ -49,7 +50,9 @@ def _cell(row) -> str:
 
 def comparison_table(frame: pd.DataFrame, backends: list[str] | None = None) -> str:
     """The Markdown table of a results frame (load_run's), restricted to `backends` if given."""
-    backends = backends or list(dict.fromkeys(frame["backend"]))
+    if not backends:  # the run's order, peers last
+        first = frame.drop_duplicates("backend")
+        backends = list(first.sort_values("family", key=lambda f: f.eq(PEER_FAMILY), kind="stable")["backend"])
     frame = frame[frame["backend"].isin(backends)]
     if frame.empty:
         return "(no results)"

@@ -10,7 +10,8 @@
 #                                      background (setsid), build ThunderKittens, then run the
 #                                      suite's other backends while FlashFFTConv compiles
 #   bash tools/device/peers.sh run     wait for FlashFFTConv, complete the suite (--resume), write
-#                                      the report, and pack the run into $OUT/peers-run.tar.gz
+#                                      the report, pack the run into $OUT/peers-run.tar.gz and
+#                                      its Markdown comparison table into $OUT/peers-table.md
 #
 # `run` again (within 30 s) finishes a suite that one call could not; each call stops itself
 # before CALL_LIMIT_S (default 570) with its finished rows saved.
@@ -104,7 +105,8 @@ case $MODE in
     suite 40 $(suite_args) || status=$?
     tar czf "$OUT/peers-run.tar.gz" -C "$WORK" "$(basename "$RUN_DIR")"
     if ((status != 0)); then say "suite unfinished (exit $status): call run again to resume"; exit 3; fi
-    say "suite complete: $OUT/peers-run.tar.gz"
+    python3 -m fftbench.report.markdown "$RUN_DIR" >"$OUT/peers-table.md"
+    say "suite complete: $OUT/peers-run.tar.gz, $OUT/peers-table.md"
     ;;
   *)
     echo "usage: bash tools/device/peers.sh build|run" >&2
