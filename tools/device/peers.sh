@@ -16,7 +16,8 @@
 # `run` again (within 30 s) finishes a suite that one call could not; each call stops itself
 # before CALL_LIMIT_S (default 570) with its finished rows saved.
 # Needs: .peers/ in the repository root (ignored, carried) holding the two tarballs of
-# ../shared/peers. FFTBENCH_GIT_SHA / FFTBENCH_GIT_DIRTY / FFTBENCH_GIT_BRANCH pass through.
+# ../shared/peers. FFTBENCH_GIT_SHA / FFTBENCH_GIT_DIRTY / FFTBENCH_GIT_BRANCH pass through;
+# SUITE_ARGS adds run_bench.py flags to both modes (e.g. SUITE_ARGS="--seqlens 1K,4K,16K,1M").
 set -euo pipefail
 
 MODE=${1:-}
@@ -64,7 +65,8 @@ suite() {
   local budget=$(($(left) - ${1})); shift
   if ((budget < 30)); then say "no time left for the suite in this call"; return 1; fi
   say "suite peers for up to ${budget}s: $*"
-  timeout --signal=INT --kill-after=20 "$budget" python3 run_bench.py --suite peers --point-timeout 300 "$@"
+  # shellcheck disable=SC2086
+  timeout --signal=INT --kill-after=20 "$budget" python3 run_bench.py --suite peers --point-timeout 300 "$@" ${SUITE_ARGS:-}
 }
 
 suite_args() {
