@@ -9,6 +9,9 @@
 #   bash tools/device/peers.sh build   unpack both under /tmp, start FlashFFTConv's build in the
 #                                      background (setsid), build ThunderKittens, then run the
 #                                      suite's other backends while FlashFFTConv compiles
+#   bash tools/device/peers.sh prepare the same unpacking, background build and TK build, without the
+#                                      suite: for a call that runs another suite (seqlen) meanwhile,
+#                                      with the FFTBENCH_* variables below exported
 #   bash tools/device/peers.sh run     wait for FlashFFTConv, complete the suite (--resume), write
 #                                      the report, pack the run into $OUT/peers-run.tar.gz and
 #                                      its Markdown comparison table into $OUT/peers-table.md
@@ -73,8 +76,7 @@ suite_args() {
   if [[ -f $RUN_DIR/run.json ]]; then echo "--resume $RUN_DIR"; else echo "--out $RUN_DIR"; fi
 }
 
-case $MODE in
-  build)
+start_builds() {
     if [[ ! -f $FFC_BUILD/build.rc && ! -f $FFC_BUILD/build.log ]]; then
       unpack
       say "FlashFFTConv build started in the background (log: $FFC_BUILD/build.log)"
@@ -87,6 +89,14 @@ case $MODE in
     else
       say "ThunderKittens' build failed: its rows will say why"
     fi
+}
+
+case $MODE in
+  prepare)
+    start_builds
+    ;;
+  build)
+    start_builds
     python3 run_bench.py --list | grep -A1 -E '^  (flashfftconv|thunderkittens_fftconv) ' || true
     others=$(python3 -c "from fftbench.suites import load_suite; print(','.join(b for b in load_suite('peers').backends if b != 'flashfftconv'))")
     # shellcheck disable=SC2046
@@ -111,7 +121,7 @@ case $MODE in
     say "suite complete: $OUT/peers-run.tar.gz, $OUT/peers-table.md"
     ;;
   *)
-    echo "usage: bash tools/device/peers.sh build|run" >&2
+    echo "usage: bash tools/device/peers.sh prepare|build|run" >&2
     exit 2
     ;;
 esac
