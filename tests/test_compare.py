@@ -150,7 +150,7 @@ def _one_line_error(capsys) -> str:
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert len(lines) == 1 and lines[0].startswith("fftbench: error:")
     return lines[0]
 
 
