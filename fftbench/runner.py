@@ -67,13 +67,27 @@ class Sweep:
 
     def run(self) -> None:
         tasks = self.tasks()
-        total = sum(len(ps) for _, ps in tasks)
-        skipped = len(self.spec.backends) * len(self.spec.problems) - total
-        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(self.spec.backends)} backends"
-              f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}")
-        with Progress(total) as progress:
-            for backend, problems in tasks:
+        done = len(self.spec.backends) * len(self.spec.problems) - sum(len(ps) for _, ps in tasks)
+        reasons = [b.unavailable_reason(self.spec.device == "cuda") for b, _ in tasks]
+        runnable = [task for task, why in zip(tasks, reasons) if not why]
+        total = sum(len(ps) for _, ps in runnable)
+        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(runnable)} backends"
+              f" = {total} to run" + (f" ({done} already done, resumed)" if done else "") + f" → {self.spec.run_dir}")
+        for (backend, problems), why in zip(tasks, reasons):
+            if why:
+                self._skip(backend, problems, why)
+        widths = (max((len(b.name) for b, _ in runnable), default=0),
+                  max((len(p.label()) for p in self.spec.problems), default=0))
+        with Progress(total, widths) as progress:
+            for backend, problems in runnable:
                 self._run_backend(backend, problems, progress)
+
+    def _skip(self, backend: Backend, problems: list[Problem], reason: str) -> None:
+        """A backend that cannot run on this machine: its rows are kept (status unavailable, for
+        the report and the gate), and it is said once, not once per point."""
+        for p in problems:
+            self.store.append(self._row(backend, p, {"status": "unavailable", "reason": reason}))
+        print(f"skip {backend.name}: {reason} ({len(problems)} points recorded as unavailable)")
 
     def _record(self, backend, problem, values, progress) -> None:
         row = self._row(backend, problem, values)
@@ -81,14 +95,13 @@ class Sweep:
         progress.advance(row)
 
     def _run_backend(self, backend: Backend, problems: list[Problem], progress: Progress) -> None:
-        """Rows that need no worker (unavailable / unsupported) are written here; the rest go to
-        workers, restarted after a crash or a timeout at the next point."""
-        reason = backend.unavailable_reason(self.spec.device == "cuda")
+        """Rows that need no worker (unsupported) are written here; the rest go to workers,
+        restarted after a crash or a timeout at the next point."""
         runnable = []
         for p in problems:
-            why = reason or backend.unsupported_reason(p)
+            why = backend.unsupported_reason(p)
             if why:
-                self._record(backend, p, {"status": "unavailable" if reason else "unsupported", "reason": why}, progress)
+                self._record(backend, p, {"status": "unsupported", "reason": why}, progress)
             else:
                 runnable.append(p)
         while runnable:

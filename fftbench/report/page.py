@@ -14,8 +14,8 @@ import matplotlib
 import pandas as pd
 
 from fftbench.report import plots as plot_defs
-from fftbench.report.frames import BASELINE_BACKEND, FAILED, SKIPPED, backend_colors, geomean, prepare
-from fftbench.results import load_run
+from fftbench.report.frames import backend_colors, baseline_backend, geomean, prepare
+from fftbench.results import FAILED, SKIPPED, STATUSES, load_run
 
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTS_DIR = "plots"
@@ -26,15 +26,15 @@ TABLE_COLUMNS = (
     ("backend", "backend", None, "registered backend name"),
     ("point", "point", None, "batch × channels × N, dtype, mode, K, gating, frequency sparsity"),
     ("N", "seqlen", "d", "sequence length"),
-    ("status", "status", None, "ok, wrong, unsupported, unavailable, oom, error, timeout"),
+    ("status", "status", None, ", ".join(STATUSES)),
     ("reason", "reason", None, "why the point is not ok"),
     ("p50 µs", "t_p50_us", ".4g", "median time"),
     ("p20–p80 µs", "spread", None, "spread of the timed samples"),
     ("min µs", "t_min_us", ".4g", "fastest sample"),
     ("n", "n_samples", "d", "timed samples"),
-    ("speedup", "speedup", ".3g", f"{BASELINE_BACKEND} p50 / p50 at the same point"),
+    ("speedup", "speedup", ".3g", "the baseline backend's p50 / p50 at the same point"),
     ("rel L2 err", "rel_l2_err", ".2e", "relative L2 error vs the float64 reference"),
-    ("err ratio", "err_ratio", ".3g", f"error / {BASELINE_BACKEND} error at the same dtype"),
+    ("err ratio", "err_ratio", ".3g", "error / the baseline backend's error at the same dtype"),
     ("budget", "err_budget", ".1e", "error budget of the dtype"),
     ("HBM floor", "frac_hbm_floor", ".3f", "fraction of the HBM floor (1 = at the memory limit)"),
     ("TFLOP/s", "tflops", ".3g", "model FLOPs per second"),
@@ -150,7 +150,7 @@ def _svg_data_uri(path: Path) -> str:
 def render_plots(df: pd.DataFrame, meta: dict, plots_dir: Path) -> list[dict]:
     """Draw every plot to plots_dir/*.png and *.svg; a plot without data becomes a note."""
     plots_dir.mkdir(parents=True, exist_ok=True)
-    colors = backend_colors(df["backend"].dropna())
+    colors = backend_colors(df["backend"].dropna(), baseline_backend(df))
     rendered = []
     for spec in plot_defs.PLOTS:
         with matplotlib.rc_context(plot_defs.STYLE):

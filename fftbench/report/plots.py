@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullFormatter
 
-from fftbench.report.frames import BASELINE_BACKEND, DTYPE_ORDER, MODE_ORDER, iter_series, ordered
+from fftbench.report.frames import DTYPE_ORDER, MODE_ORDER, baseline_backend, iter_series, ordered
 
 # Applied with matplotlib.rc_context around drawing and saving (never globally, at import).
 STYLE = {
@@ -129,19 +129,20 @@ def runtime_vs_n(df, meta, colors):
 
 
 def speedup_vs_n(df, meta, colors):
-    data = _timed(df[df["dense"] & (df["backend"] != BASELINE_BACKEND)])
+    data = _timed(df[df["dense"] & ~df["is_baseline"]])
     data = data[data["speedup"].notna()]
     if data.empty:
         return None
+    base = baseline_backend(df)
     fig, panels = _dtype_mode_panels(data)
     for ax, panel in panels:
-        ax.axhline(1.0, color=colors.get(BASELINE_BACKEND, "k"), lw=1, label=f"{BASELINE_BACKEND} (= 1)")
+        ax.axhline(1.0, color=colors.get(base, "k"), lw=1, label=f"{base} (= 1)")
         for label, backend, s in iter_series(panel):
             _line(ax, s["seqlen"], s["speedup"], backend, label, colors)
             ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
         _log2_x(ax)
         _log2_y(ax)
-        ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
+        ax.set_ylabel(f"speedup over {base}")
     return _legend(fig)
 
 
@@ -223,9 +224,9 @@ def error_vs_n(df, meta, colors):
 
 
 def sparsity(df, meta, colors):
-    """Speedup over torch_fft against K/N and against the zeroed-bin fraction, each sparse
-    series anchored by the dense point with the same other parameters."""
-    timed = _timed(df[df["backend"] != BASELINE_BACKEND])
+    """Speedup over the baseline backend against K/N and against the zeroed-bin fraction, each
+    sparse series anchored by the dense point with the same other parameters."""
+    timed = _timed(df[~df["is_baseline"]])
     timed = timed[timed["speedup"].notna()]
     views = (
         ("partial_frac", (timed["partial_frac"] < 1) & (timed["freq_sparsity"] == 0), "partial kernel fraction K/N"),
@@ -252,7 +253,7 @@ def sparsity(df, meta, colors):
             ax.plot(s[column], s["speedup"], "o-", ms=3, color=colors[backend], label=f"{backend} {dtype} {mode} N={n}")
             ax.fill_between(s[column], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
+        ax.set_ylabel(f"speedup over {baseline_backend(df)}")
     return _legend(fig)
 
 
@@ -260,10 +261,10 @@ PLOTS = (
     PlotSpec("runtime", "Runtime vs N",
              "Median time per point (line) and its p20–p80 band, dense points, one panel per dtype and mode.",
              "No timed dense points in this run.", runtime_vs_n),
-    PlotSpec("speedup", f"Speedup over {BASELINE_BACKEND}",
-             f"{BASELINE_BACKEND} median time at the same point in this run divided by the backend's "
+    PlotSpec("speedup", "Speedup over the baseline",
+             "The baseline backend's median time at the same point in this run divided by the backend's "
              "(band: the backend's p20–p80). Above 1 is faster than the baseline.",
-             f"No points with both a timed backend and a timed {BASELINE_BACKEND} baseline.", speedup_vs_n),
+             "No points with both a timed backend and a timed baseline.", speedup_vs_n),
     PlotSpec("hbm_floor", "Fraction of the HBM floor",
              "Time to move the minimum HBM bytes at the measured copy bandwidth, divided by the measured time: "
              "1 means the kernel runs at the memory limit.",
