@@ -389,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: getattr(args, k) for k in ("max_slowdown", "min_gap", "same_tolerance", "spread", "basis",
                                                "timing_fatal")}
     try:
+        Thresholds.merged(overrides)  # a bad threshold is refused before any run is read
         result = compare_runs(args.baseline, args.current, overrides)
     except (BadInput, SuiteError) as err:
         return badinput.report(str(err))
