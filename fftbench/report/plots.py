@@ -72,6 +72,14 @@ def _plain_log(axis) -> None:
     axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
+def _decimal_log(axis) -> None:
+    """A log axis labelled in 1-2-5 steps as plain decimals (0.002, 0.005, 0.01, …), no minor
+    labels: over one or two decades, labelled minor ticks (20, 30, 40, 60) run into each other."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _log2_x(ax) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(LogLocator(base=2, numticks=12))
@@ -89,7 +97,7 @@ def _log2_y(ax) -> None:
     """Speedups: ticks at powers of two (…, 0.5, 1, 2, 4, …) read better than decades."""
     ax.set_yscale("log", base=2)
     ax.yaxis.set_major_locator(LogLocator(base=2))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
@@ -99,13 +107,18 @@ def _line(ax, x, y, backend: str, label: str, colors) -> None:
 
 
 def _legend(fig) -> Figure:
-    """One legend for the whole figure, outside the panels, so it never hides data."""
+    """One legend for the whole figure, outside the panels, so it never hides data; the figure
+    widens by the legend's width, so the panels keep theirs (a one-panel figure would otherwise
+    give most of its width to the legend and squeeze its tick labels together)."""
     entries = {}
     for ax in fig.axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
     if entries:
-        fig.legend(entries.values(), entries.keys(), loc="outside right upper", frameon=False)
+        legend = fig.legend(entries.values(), entries.keys(), loc="outside right upper", frameon=False)
+        extra = legend.get_window_extent().width / fig.dpi
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width + extra, height)
     return fig
 
 
@@ -152,12 +165,21 @@ def hbm_floor_vs_n(df, meta, colors):
     if data.empty:
         return None
     fig, panels = _dtype_mode_panels(data)
+    values = data["frac_hbm_floor"]
+    spread = values.max() / values[values > 0].min() if (values > 0).any() else 1.0
     for ax, panel in panels:
-        ax.axhline(1.0, color="grey", lw=1, ls=":")
         for label, backend, s in iter_series(panel):
             _line(ax, s["seqlen"], s["frac_hbm_floor"], backend, label, colors)
         _log2_x(ax)
-        ax.set_ylim(0, max(1.05, float(panel["frac_hbm_floor"].max()) * 1.05))
+        # Scaled to the data, not to 0..1: a CPU run sits at 0.001..0.05 and would be a flat line at
+        # zero. Backends a decade or more apart get a log axis, so the slower ones stay readable.
+        if spread > 10:
+            ax.set_yscale("log")
+            _decimal_log(ax.yaxis)
+        else:
+            ax.set_ylim(0, float(values.max()) * 1.15)
+        if values.max() > 0.5:
+            ax.axhline(1.0, color="grey", lw=1, ls=":")
         ax.set_ylabel("fraction of HBM floor (1 = memory bound)")
     return _legend(fig)
 
@@ -189,7 +211,7 @@ def roofline(df, meta, colors):
         if len(roofs) == 2:
             ax.plot(x, np.minimum(*roofs), color="black", lw=1.5, alpha=0.5)
         ax.set_xscale("log")
-        _plain_log(ax.xaxis)
+        _decimal_log(ax.xaxis)
         _log_y(ax)
         ax.set_title(dtype + ("" if roofs else " (no calibration in run.json)"))
         ax.set_xlabel("arithmetic intensity (FLOP / min HBM byte)")
