@@ -72,7 +72,8 @@ class Sweep:
         runnable = [task for task, why in zip(tasks, reasons) if not why]
         total = sum(len(ps) for _, ps in runnable)
         print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(runnable)} backends"
-              f" = {total} to run" + (f" ({done} already done, resumed)" if done else "") + f" → {self.spec.run_dir}")
+              f" = {total} to run" + (f" ({done} already done, resumed)" if done else "") + f" → {self.spec.run_dir}",
+              flush=True)
         for (backend, problems), why in zip(tasks, reasons):
             if why:
                 self._skip(backend, problems, why)
@@ -87,7 +88,7 @@ class Sweep:
         the report and the gate), and it is said once, not once per point."""
         for p in problems:
             self.store.append(self._row(backend, p, {"status": "unavailable", "reason": reason}))
-        print(f"skip {backend.name}: {reason} ({len(problems)} points recorded as unavailable)")
+        print(f"skip {backend.name}: {reason} ({len(problems)} points recorded as unavailable)", flush=True)
 
     def _record(self, backend, problem, values, progress) -> None:
         row = self._row(backend, problem, values)
