@@ -35,7 +35,7 @@ TABLE_COLUMNS = (
     ("rel L2 err", "rel_l2_err", ".2e", "relative L2 error vs the float64 reference"),
     ("err ratio", "err_ratio", ".3g", "error / the baseline backend's error at the same dtype"),
     ("budget", "err_budget", ".1e", "error budget of the dtype"),
-    ("HBM floor", "frac_hbm_floor", ".3f", "fraction of the HBM floor (1 = at the memory limit)"),
+    ("HBM floor", "frac_hbm_floor", ".3g", "fraction of the HBM floor (1 = at the memory limit)"),
     ("TFLOP/s", "tflops", ".3g", "model FLOPs per second"),
     ("FLOP/B", "arith_intensity", ".3g", "arithmetic intensity: model FLOPs / minimum HBM bytes"),
     ("kernels", "n_kernels", "d", "kernels one call launches (torch.profiler)"),
@@ -97,7 +97,7 @@ def table_rows(df: pd.DataFrame, columns=TABLE_COLUMNS) -> list[dict]:
     measured = ranked[~ranked["status"].isin(SKIPPED)]
     for record in measured.sort_values(["_rank", "backend", "dtype", "mode", "seqlen", "kernel_len",
                                         "freq_sparsity"]).to_dict("records"):
-        record["spread"] = (f"{record['t_p20_us']:.4g}–{record['t_p80_us']:.4g}"
+        record["spread"] = (f"{record['t_p20_us']:.3g}–{record['t_p80_us']:.3g}"
                             if record["t_p20_us"] == record["t_p20_us"] else None)
         rows.append({"status": record["status"], "cells": _cells(record, columns)})
     skipped = ranked[ranked["status"].isin(SKIPPED)].fillna({"reason": "(no reason recorded)"})
