@@ -4,6 +4,7 @@ suite (a file outside suites/ here), the backends and the device come from the r
 Backends unavailable on this machine are said once each, not once per point."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,3 +69,20 @@ def test_kill_9_is_quiet_and_resume_alone_completes_the_run(tmp_path):
     assert len(keys) == len(set(keys)), "duplicated rows after resume"
     assert len(keys) == 3 * N_POINTS
     assert {r["status"] for r in read_rows(results) if r["backend"] != "torch_fft"} == {"unavailable"}
+
+
+def test_a_run_json_from_before_selections_resumes_from_its_argv(tmp_path):
+    """run.json files written before "selection" existed (e.g. reports/baselines/h100-longrange)
+    resume from their suite, argv and cpu_sized."""
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    argv = ["--suite", "smoke", "--cpu", "--backends", "torch_fft", "--seqlens", "256", "--dtypes", "fp32",
+            "--modes", "causal", "--out", str(run_dir)]
+    meta = {"run_id": "old", "suite": "smoke", "argv": argv, "cpu_sized": True, "git": {"sha": "0" * 40, "dirty": False},
+            "env": {}, "calibration": {}}
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    resumed = _bench("--resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    rows = list(read_rows(run_dir / "results.jsonl"))
+    assert {(r["backend"], r["seqlen"], r["dtype"], r["mode"]) for r in rows} == {("torch_fft", 256, "fp32", "causal")}
+    assert sorted(r["gated"] for r in rows) == [False, True] and {r["status"] for r in rows} == {"ok"}
