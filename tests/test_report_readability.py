@@ -9,6 +9,8 @@ import matplotlib
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from fftbench.problem import Problem
+from fftbench.registry import get_backend
 from fftbench.report import write_report
 from fftbench.report.frames import backend_colors, baseline_backend, prepare
 from fftbench.report.plots import PLOTS, STYLE, hbm_floor_vs_n
@@ -87,3 +89,9 @@ def test_table_has_ok_rows_first_and_one_row_per_skipped_backend_and_reason(runs
     ok_until = statuses.index(next(s for s in statuses if s != "ok"))
     assert set(statuses[:ok_until]) == {"ok"} and "ok" not in statuses[ok_until:]
     assert set(statuses[-groups:]) <= set(SKIPPED) and not set(statuses[:-groups]) & set(SKIPPED)
+
+
+def test_points_skipped_for_one_reason_share_its_wording():
+    """So the failed-and-skipped table and the point table group them on one line per backend."""
+    twin = get_backend("monarch_long_twin")
+    assert twin.unsupported_reason(Problem(4, 4, 256)) == twin.unsupported_reason(Problem(4, 4, 8192)) is not None
