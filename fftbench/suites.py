@@ -172,8 +172,10 @@ def _dataclass_table(cls, choices: dict[str, tuple] | None = None) -> Check:
     given choices), so a field added to the dataclass is accepted without touching this file."""
     by_type = {bool: _bool, int: _positive_int, float: _non_negative, str: _string}
     choices = choices or {}
-    return _table({f.name: _choice(choices[f.name]) if f.name in choices else by_type[type(f.default)]
-                   for f in dataclasses.fields(cls)})
+    # A field whose default is None (or another type) has no type to check against here: the
+    # dataclass's own checks have the last word on it.
+    return _table({f.name: _choice(choices[f.name]) if f.name in choices else
+                   by_type.get(type(f.default), lambda value, _path: value) for f in dataclasses.fields(cls)})
 
 
 @dataclasses.dataclass(frozen=True)
