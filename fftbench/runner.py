@@ -66,17 +66,19 @@ class Sweep:
         return out
 
     def run(self) -> None:
+        has_cuda = self.spec.device == "cuda"
+        unavailable = {b.name: why for b in self.spec.backends if (why := b.unavailable_reason(has_cuda))}
         tasks = self.tasks()
-        done = len(self.spec.backends) * len(self.spec.problems) - sum(len(ps) for _, ps in tasks)
-        reasons = [b.unavailable_reason(self.spec.device == "cuda") for b, _ in tasks]
-        runnable = [task for task, why in zip(tasks, reasons) if not why]
+        runnable = [(b, ps) for b, ps in tasks if b.name not in unavailable]
         total = sum(len(ps) for _, ps in runnable)
-        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(runnable)} backends"
+        n_backends = len(self.spec.backends) - len(unavailable)
+        done = len(self.spec.problems) * n_backends - total
+        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {n_backends} backends"
               f" = {total} to run" + (f" ({done} already done, resumed)" if done else "") + f" → {self.spec.run_dir}",
               flush=True)
-        for (backend, problems), why in zip(tasks, reasons):
-            if why:
-                self._skip(backend, problems, why)
+        for backend, problems in tasks:
+            if backend.name in unavailable:
+                self._skip(backend, problems, unavailable[backend.name])
         widths = (max((len(b.name) for b, _ in runnable), default=0),
                   max((len(p.label()) for p in self.spec.problems), default=0))
         with Progress(total, widths) as progress:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,7 +65,9 @@ def test_kill_9_is_quiet_and_resume_alone_completes_the_run(tmp_path):
 
     resumed = _bench("--resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "already done, resumed" in resumed.stdout
+    to_run, done = map(int, re.search(rf"{N_POINTS} points × 1 backends = (\d+) to run \((\d+) already done, resumed\)",
+                                      resumed.stdout).groups())
+    assert to_run + done == N_POINTS and to_run > 0, resumed.stdout
     keys = [tuple(r[c] for c in KEY_COLUMNS) for r in read_rows(results)]
     assert len(keys) == len(set(keys)), "duplicated rows after resume"
     assert len(keys) == 3 * N_POINTS
