@@ -21,11 +21,12 @@ accurate unnoticed; unless accuracy is non-fatal), or a point that did not fail 
 became unsupported or unavailable, or vanished, is reported but does not fail: capabilities
 change on purpose. A point failing in both runs is not a new regression.
 
-With basis="ratio" the verdict is computed on each point's time divided by the torch_fft time of
-the same point in the same run, which cancels a uniformly faster or slower machine.
+With basis="ratio" the verdict is computed on each point's time divided by the baseline backend's
+time (the row marked is_baseline) at the same point in the same run, which cancels a uniformly
+faster or slower machine.
 
-Thresholds come from, in increasing precedence: the defaults below, the current run's run.json
-"gate" dict (written from the suite file), and the command line.
+Thresholds (fftbench.suites.Thresholds) come from, in increasing precedence: the defaults, the
+current run's run.json "gate" dict (written from the suite file), and the command line.
 """
 from __future__ import annotations
 
@@ -36,59 +37,18 @@ import math
 import sys
 from pathlib import Path
 
-from fftbench.results import KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION
+from fftbench import badinput
+from fftbench.problem import point_label
+from fftbench.results import FAILED, KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION, SKIPPED
+from fftbench.suites import SPREADS, SuiteError, Thresholds
 
-BASELINE_BACKEND = "torch_fft"
-FAILED = frozenset({"wrong", "error", "oom", "timeout"})
-SKIPPED = frozenset({"unsupported", "unavailable"})
 MATCH_COLUMNS = tuple(c for c in KEY_COLUMNS if c != "suite")
-SPREADS = {"p20-p80": ("t_p20_us", "t_p80_us"), "min-q3": ("t_min_us", "t_q3_us")}
 ERROR_GROWTH = 2.0  # relative L2 error grown by more than this factor is an accuracy regression...
 ERROR_FLOOR = 1e-5  # ...once it is above this (below it, fp32 rounding noise moves freely)
 
 
 class BadInput(Exception):
     """A run that cannot be compared; the message is the one line printed on stderr."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Thresholds:
-    max_slowdown: float = 0.05    # a slower point fails only when its median grew by more than this
-    min_gap: float = 0.005        # relative gap between intervals needed to call slower/faster
-    same_tolerance: float = 0.02  # relative median difference still called "same"
-    spread: str = "p20-p80"       # which interval stands for a run's noise: p20-p80 or min-q3
-    basis: str = "time"           # time: compare times; ratio: compare time / torch_fft time
-    timing_fatal: bool = True     # False: timing verdicts are reported but never fail (CPU CI)
-    accuracy_fatal: bool = True   # False: error growth within the budget is reported, never fails
-
-    def __post_init__(self):
-        if self.spread not in SPREADS:
-            raise BadInput(f"gate: spread must be one of {', '.join(SPREADS)}, not {self.spread!r}")
-        if self.basis not in ("time", "ratio"):
-            raise BadInput(f"gate: basis must be 'time' or 'ratio', not {self.basis!r}")
-        for name in ("max_slowdown", "min_gap", "same_tolerance"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise BadInput(f"gate: {name} must be a non-negative number, not {value!r}")
-
-    @classmethod
-    def merged(cls, *sources: dict) -> "Thresholds":
-        """Defaults overridden by each source in turn (None values are ignored)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {}
-        for source in sources:
-            unknown = set(source) - known
-            if unknown:
-                raise BadInput(f"gate: unknown threshold(s) {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(sorted(known))}")
-            values.update({k: v for k, v in source.items() if v is not None})
-        return cls(**values)
-
-    def describe(self) -> str:
-        fatal = f"fails when the median grew > {self.max_slowdown:.1%}" if self.timing_fatal else "timing is advisory"
-        accuracy = f"error grown > {ERROR_GROWTH:g}× {'fails' if self.accuracy_fatal else 'is advisory'}"
-        return (f"basis {self.basis}; intervals {self.spread}; slower/faster needs a {self.min_gap:.1%} gap; "
-                f"same within {self.same_tolerance:.1%}; {fatal}; {accuracy}")
 
 
 @dataclasses.dataclass
@@ -98,6 +58,7 @@ class Run:
     path: Path
     meta: dict
     rows: dict[tuple, dict]
+    baseline_backend: str | None  # the backend whose rows are marked is_baseline (the registry's baseline)
 
     @property
     def label(self) -> str:
@@ -107,7 +68,7 @@ class Run:
         return f"{self.meta.get('run_id', self.path.name)} ({machine}, {sha})"
 
     def baseline_row(self, row: dict) -> dict | None:
-        return self.rows.get(point_key({**row, "backend": BASELINE_BACKEND}))
+        return self.rows.get(point_key({**row, "backend": self.baseline_backend}))
 
 
 def point_key(row: dict) -> tuple:
@@ -151,7 +112,8 @@ def load_side(path: str | Path, role: str) -> Run:
         rows[point_key(row)] = row  # a resumed point appears again: the last row wins
     if not rows:
         raise BadInput(f"{role} {results}: no result rows")
-    return Run(path=path, meta=meta, rows=rows)
+    baseline = next((r["backend"] for r in rows.values() if r.get("is_baseline")), None)
+    return Run(path=path, meta=meta, rows=rows, baseline_backend=baseline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +135,7 @@ def _interval(row: dict, spread: str) -> Interval | None:
 
 
 def _ratio_interval(row: dict, base: dict | None, spread: str) -> Interval | None:
-    """time / torch_fft time; the bounds combine both spreads (conservative)."""
+    """time / the baseline backend's time; the bounds combine both spreads (conservative)."""
     mine, theirs = _interval(row, spread), base and _interval(base, spread)
     if mine is None or not theirs:
         return None
@@ -231,7 +193,7 @@ class PointDiff:
     verdict: str                     # slower/faster/same/unclear, or "n/a" without timings
     change: float | None = None      # relative change of the compared quantity (time or ratio)
     p50_us: tuple[float | None, float | None] = (None, None)
-    ratio: tuple[float | None, float | None] = (None, None)  # time / torch_fft time, each run
+    ratio: tuple[float | None, float | None] = (None, None)  # time / baseline backend's time, each run
     err: tuple[float | None, float | None] = (None, None)
     failures: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
@@ -263,24 +225,13 @@ def _change(old, new) -> float | None:
     return new / old - 1.0 if old and new is not None else None
 
 
-def _point_label(row: dict) -> str:
-    parts = [f"N={row['seqlen']}", row["dtype"], row["mode"], f"B{row['batch']}xH{row['channels']}"]
-    if row.get("kernel_len") not in (None, row["seqlen"]):
-        parts.append(f"K={row['kernel_len']}")
-    if row.get("gated"):
-        parts.append("gated")
-    if row.get("freq_sparsity"):
-        parts.append(f"fsparse={row['freq_sparsity']:g}")
-    return " ".join(parts)
-
-
 def diff_point(base: Run, cur: Run, key: tuple, t: Thresholds) -> PointDiff:
     old, new = base.rows[key], cur.rows[key]
     old_base, new_base = base.baseline_row(old), cur.baseline_row(new)
     old_ratio = _ratio_interval(old, old_base, t.spread)
     new_ratio = _ratio_interval(new, new_base, t.spread)
     diff = PointDiff(
-        key=key, backend=new["backend"], label=_point_label(new), status=(old["status"], new["status"]),
+        key=key, backend=new["backend"], label=point_label(new), status=(old["status"], new["status"]),
         verdict="n/a", p50_us=(old.get("t_p50_us"), new.get("t_p50_us")),
         ratio=(old_ratio and old_ratio.center, new_ratio and new_ratio.center),
         err=(old.get("rel_l2_err"), new.get("rel_l2_err")),
@@ -368,7 +319,7 @@ def compare_runs(baseline: str | Path, current: str | Path,
 # --- Markdown summary (CI log / job summary) --------------------------------------------------
 
 _TABLE_HEADER = (
-    "| backend | point | status | p50 µs (base → cur) | Δ p50 | Δ vs torch_fft | rel L2 err (base → cur) "
+    "| backend | point | status | p50 µs (base → cur) | Δ p50 | Δ vs baseline | rel L2 err (base → cur) "
     "| verdict | why |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
@@ -405,7 +356,7 @@ def _is_notable(p: PointDiff) -> bool:
 
 def _key_label(key: tuple) -> str:
     row = dict(zip(MATCH_COLUMNS, key))
-    return f"{row['backend']} {_point_label(row)}"
+    return f"{row['backend']} {point_label(row)}"
 
 
 def render_markdown(result: CompareResult, max_rows: int = 50) -> str:
@@ -435,15 +386,15 @@ def render_markdown(result: CompareResult, max_rows: int = 50) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="compare", description="Compare two fftbench runs; exit 1 on a regression, 2 on bad input.")
+    parser = badinput.Parser(
+        prog="fftbench compare", description="Compare two fftbench runs; exit 1 on a regression, 2 on bad input.")
     parser.add_argument("baseline", help="baseline run directory or results.jsonl")
     parser.add_argument("current", help="current run directory or results.jsonl")
     parser.add_argument("--max-slowdown", type=float, help="fail a slower point only beyond this fraction (0.05)")
     parser.add_argument("--min-gap", type=float, help="relative gap between intervals for slower/faster (0.005)")
     parser.add_argument("--same-tolerance", type=float, help="relative median change still 'same' (0.02)")
     parser.add_argument("--spread", choices=tuple(SPREADS), help="noise interval per run (p20-p80)")
-    parser.add_argument("--basis", choices=("time", "ratio"), help="compare times, or times relative to torch_fft")
+    parser.add_argument("--basis", choices=("time", "ratio"), help="compare times, or times relative to the baseline backend's")
     parser.add_argument("--timing-nonfatal", action="store_const", const=False, dest="timing_fatal",
                         help="report timing verdicts but fail only on correctness and status changes")
     parser.add_argument("--accuracy-nonfatal", action="store_const", const=False, dest="accuracy_fatal",
@@ -458,10 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: getattr(args, k) for k in ("max_slowdown", "min_gap", "same_tolerance", "spread", "basis",
                                                "timing_fatal", "accuracy_fatal")}
     try:
+        Thresholds.merged(overrides)  # a bad threshold is refused before any run is read
         result = compare_runs(args.baseline, args.current, overrides)
-    except BadInput as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (BadInput, SuiteError) as err:
+        return badinput.report(str(err))
     text = result.to_markdown(args.max_rows)
     print(text)
     if args.summary:

@@ -114,11 +114,19 @@ class Problem:
         }
 
     def label(self) -> str:
-        parts = [f"{self.batch}x{self.channels}x{self.seqlen}", self.dtype, self.mode]
-        if self.is_partial:
-            parts.append(f"K={self.K}")
-        if self.gated:
-            parts.append("gated")
-        if self.is_freq_sparse:
-            parts.append(f"fsparse={self.freq_sparsity:g}")
-        return " ".join(parts)
+        return point_label(self.key())
+
+
+def point_label(point) -> str:
+    """The one readable label of a point, from its key columns (a Problem's key(), a results row,
+    or a report frame's record, whose numbers may be floats): '64x768x4096 fp16 causal K=256 gated'."""
+    n = int(point["seqlen"])
+    k = point.get("kernel_len")
+    parts = [f"{int(point['batch'])}x{int(point['channels'])}x{n}", point["dtype"], point["mode"]]
+    if k is not None and k == k and int(k) != n:  # k == k: not NaN
+        parts.append(f"K={int(k)}")
+    if point.get("gated"):
+        parts.append("gated")
+    if point.get("freq_sparsity"):
+        parts.append(f"fsparse={point['freq_sparsity']:g}")
+    return " ".join(parts)

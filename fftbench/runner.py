@@ -66,14 +66,31 @@ class Sweep:
         return out
 
     def run(self) -> None:
+        has_cuda = self.spec.device == "cuda"
+        unavailable = {b.name: why for b in self.spec.backends if (why := b.unavailable_reason(has_cuda))}
         tasks = self.tasks()
-        total = sum(len(ps) for _, ps in tasks)
-        skipped = len(self.spec.backends) * len(self.spec.problems) - total
-        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(self.spec.backends)} backends"
-              f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}")
-        with Progress(total) as progress:
-            for backend, problems in tasks:
+        runnable = [(b, ps) for b, ps in tasks if b.name not in unavailable]
+        total = sum(len(ps) for _, ps in runnable)
+        n_backends = len(self.spec.backends) - len(unavailable)
+        done = len(self.spec.problems) * n_backends - total
+        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {n_backends} backends"
+              f" = {total} to run" + (f" ({done} already done, resumed)" if done else "") + f" → {self.spec.run_dir}",
+              flush=True)
+        for backend, problems in tasks:
+            if backend.name in unavailable:
+                self._skip(backend, problems, unavailable[backend.name])
+        widths = (max((len(b.name) for b, _ in runnable), default=0),
+                  max((len(p.label()) for p in self.spec.problems), default=0))
+        with Progress(total, widths) as progress:
+            for backend, problems in runnable:
                 self._run_backend(backend, problems, progress)
+
+    def _skip(self, backend: Backend, problems: list[Problem], reason: str) -> None:
+        """A backend that cannot run on this machine: its rows are kept (status unavailable, for
+        the report and the gate), and it is said once, not once per point."""
+        for p in problems:
+            self.store.append(self._row(backend, p, {"status": "unavailable", "reason": reason}))
+        print(f"skip {backend.name}: {reason} ({len(problems)} points recorded as unavailable)", flush=True)
 
     def _record(self, backend, problem, values, progress) -> None:
         row = self._row(backend, problem, values)
@@ -81,14 +98,13 @@ class Sweep:
         progress.advance(row)
 
     def _run_backend(self, backend: Backend, problems: list[Problem], progress: Progress) -> None:
-        """Rows that need no worker (unavailable / unsupported) are written here; the rest go to
-        workers, restarted after a crash or a timeout at the next point."""
-        reason = backend.unavailable_reason(self.spec.device == "cuda")
+        """Rows that need no worker (unsupported) are written here; the rest go to workers,
+        restarted after a crash or a timeout at the next point."""
         runnable = []
         for p in problems:
-            why = reason or backend.unsupported_reason(p)
+            why = backend.unsupported_reason(p)
             if why:
-                self._record(backend, p, {"status": "unavailable" if reason else "unsupported", "reason": why}, progress)
+                self._record(backend, p, {"status": "unsupported", "reason": why}, progress)
             else:
                 runnable.append(p)
         while runnable:

@@ -10,6 +10,7 @@ budget times it — then checks the output again, since an error that moves betw
 from __future__ import annotations
 
 import dataclasses
+import signal
 import time
 import traceback
 
@@ -160,7 +161,18 @@ class PointMeasurer:
 
 
 def worker_main(job: WorkerJob, conn) -> None:
-    """Entry of the worker process: sends ("env", when, state), ("start", i), ("row", i, row), ("done",)."""
+    """Entry of the worker process: sends ("env", when, state), ("start", i), ("row", i, row), ("done",).
+
+    Ctrl-C is the parent's to handle (it stops its workers); a parent that is gone (kill -9)
+    breaks the pipe, and the worker ends quietly at its next message, as nobody is left to read it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _measure_all(job, conn)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _measure_all(job: WorkerJob, conn) -> None:
     backends = load_backends()
     if job.device == "cuda":
         torch.cuda.init()

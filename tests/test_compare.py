@@ -100,7 +100,7 @@ def test_error_growth_is_nonfatal_on_request_and_ignored_below_the_floor(baselin
     edit_rows(current, _scale_error(("monarch_cuda", 1024, "fp32", "causal"), 4.0))  # 1e-7 → 4e-7: noise
     assert main([str(baseline), str(current), "--timing-nonfatal", "--accuracy-nonfatal"]) == 0
     assert "accuracy: rel L2 error grew" in capsys.readouterr().out  # still reported
-    fp32 = next(p for p in compare_runs(baseline, current).points if p.label.startswith("N=1024 fp32 causal")
+    fp32 = next(p for p in compare_runs(baseline, current).points if p.label.endswith("x1024 fp32 causal")
                 and p.backend == "monarch_cuda")
     assert fp32.err_change > 3 and not fp32.failures
 
@@ -194,7 +194,7 @@ def _one_line_error(capsys) -> str:
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert len(lines) == 1 and lines[0].startswith("fftbench: error:")
     return lines[0]
 
 

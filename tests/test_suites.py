@@ -1,6 +1,8 @@
+import re
+
 import pytest
 
-from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen
+from fftbench.suites import SUITES_DIR, SuiteError, Thresholds, available_suites, load_suite, parse_seqlen
 
 
 def test_every_shipped_suite_loads_and_has_points():
@@ -64,3 +66,23 @@ def test_longrange_suite_has_the_issue_points_and_one_partial_point():
     partial = [p for p in pts if p.is_partial]
     assert [(p.seqlen, p.K, p.dtype, p.mode, p.gated) for p in partial] == [(1 << 20, 1 << 16, "fp16", "causal", False)]
     assert len(pts) == 33
+
+
+@pytest.mark.parametrize("name", available_suites())
+def test_every_suite_file_builds_its_gate_thresholds(name):
+    """What `--suite NAME --gate BASELINE` does with the suite's [gate] table (an unknown key
+    there made every gated seqlen run exit 2)."""
+    suite = load_suite(name)
+    thresholds = Thresholds.merged(suite.gate)
+    assert all(getattr(thresholds, key) == value for key, value in suite.gate.items())
+
+
+def test_suite_files_cite_only_files_that_exist():
+    repo = SUITES_DIR.parent
+    for path in SUITES_DIR.glob("*.toml"):
+        for cited in re.findall(r"reports/[\w./-]+", path.read_text()):
+            assert (repo / cited.rstrip(".")).exists(), f"{path.name} cites {cited}"
+
+
+def test_cpu_default_run_declares_its_duration():
+    assert load_suite("seqlen").cpu["minutes"] > 0
