@@ -6,6 +6,9 @@
     fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long]
     fftbench compare BASELINE CURRENT [...]
     fftbench --suite smoke --gate BASELINE_RUN_DIR
+    fftbench --suite seqlen --gpus all | --shard I/N      (see fftbench.shard, fftbench.lanes)
+    fftbench merge RUN_DIR... --out DIR
+    fftbench submit --executor slurm|local --shards N [run flags]
 
 Bad input (unknown suite or backend, malformed suite, impossible problem, unwritable output
 directory) is one line on stderr and exit code 2, never a traceback.
@@ -20,6 +23,7 @@ from pathlib import Path
 from fftbench import environment
 from fftbench.problem import DTYPES, MODES, ProblemError
 from fftbench.results import RUN_FILE, export_tables, load_run, write_run_meta
+from fftbench.shard import ShardError
 from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen
 
 RUNS_DIR = environment.REPO_ROOT / "reports" / "runs"
@@ -51,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recalibrate", action="store_true", help="re-measure the device's copy and matmul ceilings")
     p.add_argument("--profile", nargs="?", const="all", metavar="SEQLENS",
                    help="after the run, re-run its ok points under Nsight Compute (all, or e.g. 1K,4K,1M)")
+    p.add_argument("--gpus", metavar="all|0,1", help="one worker per GPU (nvidia-smi indices), tasks split over them")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I (0..N-1) of N of the suite's points")
     return p
 
 
@@ -124,7 +130,9 @@ def _prepare_run_dir(args, suite_name: str, git: dict) -> tuple[Path, dict | Non
 def run(args) -> int:
     import torch
 
+    from fftbench import shard
     from fftbench.calibration import calibration
+    from fftbench.gpus import pick_gpus, visible_gpus
     from fftbench.runner import RunSpec, Sweep, default_device
     from fftbench.summary import summary_table
 
@@ -134,6 +142,9 @@ def run(args) -> int:
     if cpu_sized and suite.cpu:
         print(f"note: {'--cpu given' if args.cpu else 'no GPU visible'}: running the suite's CPU-sized problems", file=sys.stderr)
     problems = suite.points(cpu_sized=cpu_sized, overrides=_axis_overrides(args))
+    if args.shard:
+        problems = shard.select(problems, args.shard)
+    gpus = pick_gpus(args.gpus, visible_gpus() if device == "cuda" else [])
     backends = _select_backends(suite, _csv(args.backends))
     git = environment.git_info()
     run_dir, meta = _prepare_run_dir(args, suite.name, git)
@@ -144,9 +155,12 @@ def run(args) -> int:
             "calibration": calibration(torch.device(device), refresh=args.recalibrate),
             "budgets": suite.budgets, "gate": suite.gate, "cpu_sized": cpu_sized, "env_samples": [],
         }
+        if args.shard:
+            meta["shard"] = "{}/{}".format(*shard.parse_shard(args.shard))
     write_run_meta(run_dir, meta)
     sweep = Sweep(RunSpec(suite=suite, problems=problems, backends=backends, device=device,
-                          run_dir=run_dir, run_meta=meta, point_timeout_s=args.point_timeout))
+                          run_dir=run_dir, run_meta=meta, point_timeout_s=args.point_timeout,
+                          gpus=gpus, pin=args.gpus is not None))
     try:
         sweep.run()
     finally:
@@ -203,6 +217,14 @@ def main(argv: list[str] | None = None) -> int:
             return compare.main(argv[1:])
         if argv[:1] == ["profile"]:
             return profile_command(argv[1:])
+        if argv[:1] == ["merge"]:
+            from fftbench import merge
+
+            return merge.main(argv[1:])
+        if argv[:1] == ["submit"]:
+            from fftbench import submit
+
+            return submit.main(argv[1:])
         if argv[:1] == ["report"]:
             if len(argv) != 2 or not (Path(argv[1]) / RUN_FILE).exists():
                 raise CliError("usage: fftbench report RUN_DIR (a directory holding run.json and results.jsonl)")
@@ -215,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             print(list_everything(torch.cuda.is_available()))
             return 0
         return run(args)
-    except (CliError, SuiteError, ProblemError) as err:
+    except (CliError, SuiteError, ProblemError, ShardError) as err:
         print(f"fftbench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

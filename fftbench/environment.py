@@ -89,8 +89,20 @@ def static_environment() -> dict:
     return env
 
 
+def nvml_index_of(uuid: str) -> int | None:
+    """NVML's (nvidia-smi's) index of the GPU with this UUID; None without NVML or for a MIG slice."""
+    nvml = _nvml()
+    if nvml is None:
+        return None
+    try:
+        return nvml.nvmlDeviceGetIndex(nvml.nvmlDeviceGetHandleByUUID(uuid))
+    except Exception:  # NVMLError: unknown UUID (a MIG slice's is not a device UUID)
+        return None
+
+
 def gpu_state(index: int = 0) -> dict:
-    """Clocks, power, temperature and slowdown reasons right now; {} without NVML."""
+    """Clocks, power, temperature and slowdown reasons of NVML device `index` right now; {} without
+    NVML. NVML ignores CUDA_VISIBLE_DEVICES: a pinned worker passes its GPU's NVML index."""
     nvml = _nvml() if torch.cuda.is_available() else None
     if nvml is None:
         return {}

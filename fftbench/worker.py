@@ -33,6 +33,7 @@ class WorkerJob:
     budgets: dict
     calibration: dict
     error_log: str
+    gpu_index: int = 0  # NVML index of the worker's GPU, where its clocks are read
 
 
 def one_line(err: BaseException) -> str:
@@ -115,9 +116,9 @@ class PointMeasurer:
             row["reason"] = (f"{err.nonfinite} non-finite outputs" if err.nonfinite
                              else f"rel L2 error {err.rel_l2_err:.3g} exceeds budget {budget:.3g}")
         else:
-            before = environment.gpu_state()
+            before = environment.gpu_state(self.job.gpu_index)
             stats = self._time(prepared.run)
-            state = environment.merge_states(before, environment.gpu_state())
+            state = environment.merge_states(before, environment.gpu_state(self.job.gpu_index))
             row.update(stats.as_row(), **state)
             # The timed runs' last output must still be right: a moving error is a race.
             inputs.poison_output()
@@ -164,10 +165,10 @@ def worker_main(job: WorkerJob, conn) -> None:
         # One thread: on a shared (CI) machine, waits in a loaded thread pool (24 ms for a 50 µs
         # FFT, seen here) would otherwise be what gets measured.
         torch.set_num_threads(1)
-    conn.send(("env", "before", environment.gpu_state()))
+    conn.send(("env", "before", environment.gpu_state(job.gpu_index)))
     measurer = PointMeasurer(job, backends)
     for i, problem in enumerate(job.problems):
         conn.send(("start", i))
         conn.send(("row", i, measurer.safe_measure(problem)))
-    conn.send(("env", "after", environment.gpu_state()))
+    conn.send(("env", "after", environment.gpu_state(job.gpu_index)))
     conn.send(("done",))

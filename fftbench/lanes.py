@@ -1,0 +1,63 @@
+"""A sweep's (backend, points) tasks spread over lanes, one lane per GPU (--gpus).
+
+Each lane is a thread of the parent that runs one task at a time in an isolated worker pinned to
+its GPU, so the parent stays the single writer of results.jsonl. Lanes pull tasks from one queue
+in order, so a lane that draws cheap points simply takes more tasks. With more than one lane each
+backend's points are dealt into one task per lane (every lane-th point, so each task spans the
+whole range of N and the tasks cost about the same); with one lane the tasks are the sweep's own.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Sequence, TypeVar
+
+Task = TypeVar("Task")
+Lane = TypeVar("Lane")
+
+
+def split_tasks(tasks: list[tuple], lanes: int) -> list[tuple]:
+    """(backend, points) tasks → up to `lanes` tasks per backend, each every lanes-th point."""
+    if lanes <= 1:
+        return list(tasks)
+    return [(backend, points[i::lanes]) for backend, points in tasks for i in range(min(lanes, len(points)))]
+
+
+def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task, Lane], None]) -> None:
+    """work(task, lane) for every task, each lane running one task at a time; the first exception
+    of any lane stops the others from starting new tasks and is raised here."""
+    if len(lanes) == 1:
+        for task in tasks:
+            work(task, lanes[0])
+        return
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for task in tasks:
+        todo.put(task)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def lane_main(lane):
+        while not stop.is_set():
+            try:
+                task = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                work(task, lane)
+            except BaseException as err:  # noqa: BLE001 — re-raised in the parent's thread
+                failures.append(err)
+                stop.set()
+
+    threads = [threading.Thread(target=lane_main, args=(lane,), name=f"lane-{i}", daemon=True)
+               for i, lane in enumerate(lanes)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)  # a timed join keeps Ctrl-C deliverable to this thread
+    except KeyboardInterrupt:
+        stop.set()  # lanes start nothing new; their daemon workers die with the process
+        raise
+    if failures:
+        raise failures[0]
