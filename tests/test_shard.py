@@ -212,7 +212,6 @@ def test_merge_refuses_overlapping_shards_and_notes_missing_ones(shards, tmp_pat
 # --- submit ----------------------------------------------------------------------------------
 
 def test_submit_local_runs_real_submitit_jobs_and_merges_them(tmp_path, capsys):
-    pytest.importorskip("submitit")
     assert main([*SMALL, "--out", str(tmp_path / "single"), "--no-report"]) == 0
     out = tmp_path / "sharded"
     submit = ["submit", "--executor", "local", "--shards", "2", "--out", str(out), *SMALL]
@@ -228,7 +227,6 @@ def test_submit_local_runs_real_submitit_jobs_and_merges_them(tmp_path, capsys):
 
 
 def test_submit_to_slurm_without_a_cluster_is_one_line_and_exit_2(tmp_path, capsys):
-    pytest.importorskip("submitit")
     if shutil.which("srun"):
         pytest.skip("this machine has SLURM")
     assert main(["submit", "--executor", "slurm", "--shards", "2", "--out", str(tmp_path / "x"), *SMALL]) == 2
@@ -238,7 +236,7 @@ def test_submit_to_slurm_without_a_cluster_is_one_line_and_exit_2(tmp_path, caps
 
 def test_submit_to_slurm_is_one_job_array_of_the_shard_commands(tmp_path, monkeypatch):
     """Against stand-in srun/sbatch: the sbatch script submitit writes, and the pickled commands."""
-    submitit = pytest.importorskip("submitit")
+    import submitit
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in {"srun": "exit 0", "sbatch": "echo 'Submitted batch job 4242'"}.items():
