@@ -16,6 +16,10 @@ Task = TypeVar("Task")
 Lane = TypeVar("Lane")
 
 
+class Stopped(Exception):
+    """Raised inside a lane's work once `stop` is set: the lane ends quietly."""
+
+
 def split_tasks(tasks: list[tuple], lanes: int) -> list[tuple]:
     """(backend, points) tasks → up to `lanes` tasks per backend, each every lanes-th point."""
     if lanes <= 1:
@@ -23,9 +27,11 @@ def split_tasks(tasks: list[tuple], lanes: int) -> list[tuple]:
     return [(backend, points[i::lanes]) for backend, points in tasks for i in range(min(lanes, len(points)))]
 
 
-def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task, Lane], None]) -> None:
-    """work(task, lane) for every task, each lane running one task at a time; the first exception
-    of any lane stops the others from starting new tasks and is raised here."""
+def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task, Lane], None],
+              stop: threading.Event) -> None:
+    """work(task, lane) for every task, each lane running one task at a time. The first exception of
+    any lane, or Ctrl-C, sets `stop`: no lane starts another task, and work that checks `stop`
+    raises Stopped; the exception is raised here. One lane runs in this thread."""
     if len(lanes) == 1:
         for task in tasks:
             work(task, lanes[0])
@@ -33,7 +39,6 @@ def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for task in tasks:
         todo.put(task)
-    stop = threading.Event()
     failures: list[BaseException] = []
 
     def lane_main(lane):
@@ -44,6 +49,8 @@ def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task
                 return
             try:
                 work(task, lane)
+            except Stopped:
+                return
             except BaseException as err:  # noqa: BLE001 — re-raised in the parent's thread
                 failures.append(err)
                 stop.set()
@@ -57,7 +64,7 @@ def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task
             while t.is_alive():
                 t.join(0.5)  # a timed join keeps Ctrl-C deliverable to this thread
     except KeyboardInterrupt:
-        stop.set()  # lanes start nothing new; their daemon workers die with the process
+        stop.set()  # Ctrl-C also reached the workers: their deaths are not errors to record
         raise
     if failures:
         raise failures[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from fftbench.gpus import Gpu
-from fftbench.lanes import run_lanes, split_tasks
+from fftbench.lanes import Stopped, run_lanes, split_tasks
 from fftbench.problem import Problem
 from fftbench.progress import Progress
 from fftbench.registry import Backend
@@ -54,6 +54,7 @@ class Sweep:
         }
         self.env_samples = meta.setdefault("env_samples", [])
         self._lock = threading.Lock()  # lanes are threads; rows, progress and run.json go through it
+        self._stop = threading.Event()  # set when a lane fails or on Ctrl-C: nothing more is written
 
     def _row(self, backend: Backend, problem: Problem, values: dict) -> dict:
         return {
@@ -77,16 +78,19 @@ class Sweep:
         total = sum(len(ps) for _, ps in tasks)
         skipped = len(self.spec.backends) * len(self.spec.problems) - total
         print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(self.spec.backends)} backends"
-              f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}")
+              f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}"
+              + (f" on GPUs {','.join(str(g.index) for g in self.spec.gpus)}, one worker each" if self.spec.pin and self.spec.gpus else ""))
         lanes = self.spec.gpus or [None]
         with Progress(total) as progress:
             run_lanes(split_tasks(tasks, len(lanes)), lanes,
-                      lambda task, gpu: self._run_backend(*task, progress, gpu))
+                      lambda task, gpu: self._run_backend(*task, progress, gpu), self._stop)
 
     def _record(self, backend, problem, values, progress, gpu: Gpu | None = None) -> None:
         where = {"gpu_index": gpu.index, "gpu_uuid": gpu.uuid} if gpu else {}
         row = self._row(backend, problem, {**values, **where})
         with self._lock:
+            if self._stop.is_set():
+                raise Stopped
             self.store.append(row)
             progress.advance(row)
 

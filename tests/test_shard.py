@@ -3,6 +3,7 @@ submit through real submitit jobs (local executor) on the CPU smoke suite."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
 import os
@@ -10,6 +11,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from fftbench import registry
 from fftbench.cli import main
 from fftbench.compare import compare_runs
 from fftbench.gpus import Gpu, pick_gpus
-from fftbench.lanes import run_lanes, split_tasks
+from fftbench.lanes import Stopped, run_lanes, split_tasks
 from fftbench.merge import merge_runs
 from fftbench.results import RESULTS_FILE, read_rows, row_key, write_run_meta
 from fftbench.runner import RunSpec, Sweep
@@ -100,25 +102,39 @@ def test_split_tasks_deals_each_backends_points_over_the_lanes(lanes):
 
 def test_lanes_run_every_task_once_and_raise_a_lanes_error():
     seen = []
-    run_lanes(list(range(20)), FAKE[:3], lambda task, gpu: seen.append((task, gpu.index)))
+    run_lanes(list(range(20)), FAKE[:3], lambda task, gpu: seen.append((task, gpu.index)), threading.Event())
     assert sorted(t for t, _ in seen) == list(range(20))
     assert {g for _, g in seen} <= {0, 1, 2}
 
     def boom(task, gpu):
         if task == 3:
             raise RuntimeError("lane failure")
+    stop = threading.Event()
     with pytest.raises(RuntimeError, match="lane failure"):
-        run_lanes(list(range(8)), FAKE[:2], boom)
+        run_lanes(list(range(8)), FAKE[:2], boom, stop)
+    assert stop.is_set()
+
+    stop, ran = threading.Event(), []
+
+    def interrupted(task, gpu):  # what Sweep._record does once Ctrl-C has set stop
+        if task == 2:
+            stop.set()
+        if stop.is_set():
+            raise Stopped
+        ran.append(task)
+    run_lanes(list(range(8)), FAKE[:2], interrupted, stop)  # stopped lanes end quietly
+    assert 2 not in ran and len(ran) < 8
 
 
 def test_two_lanes_pin_their_workers_and_the_parent_writes_every_row(tmp_path, monkeypatch):
     """A real sweep over two fake GPUs on the CPU: each worker sees only its lane's GPU, every row
     says which GPU it ran on, and a second sweep over the run finds nothing left (resume)."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # the plugin stays in this test
-    monkeypatch.setenv("FFTBENCH_PLUGINS", "tests.plugins.pinned_backend")
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "parent-view")
     monkeypatch.delitem(sys.modules, "tests.plugins.pinned_backend", raising=False)
-    backends = registry.load_backends()
+    importlib.import_module("tests.plugins.pinned_backend")
+    backends = registry._REGISTRY
+    monkeypatch.setenv("FFTBENCH_PLUGINS", "tests.plugins.pinned_backend")  # the workers load it themselves
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "parent-view")
     suite = load_suite("smoke")
     problems = suite.points(cpu_sized=True, overrides={"seqlen": [256], "dtype": ["fp32"]})
     meta = {"run_id": "lanes", "git": {"sha": "0" * 40, "dirty": False}, "env": {}, "calibration": {}}
