@@ -77,9 +77,10 @@ class Sweep:
         tasks = self.tasks()
         total = sum(len(ps) for _, ps in tasks)
         skipped = len(self.spec.backends) * len(self.spec.problems) - total
+        pinned = self.spec.pin and self.spec.gpus
         print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(self.spec.backends)} backends"
               f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}"
-              + (f" on GPUs {','.join(str(g.index) for g in self.spec.gpus)}, one worker each" if self.spec.pin and self.spec.gpus else ""))
+              + (f" on GPUs {','.join(str(g.index) for g in self.spec.gpus)}, one worker each" if pinned else ""))
         lanes = self.spec.gpus or [None]
         with Progress(total) as progress:
             run_lanes(split_tasks(tasks, len(lanes)), lanes,
