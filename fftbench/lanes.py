@@ -3,8 +3,8 @@
 Each lane is a thread of the parent that runs one task at a time in an isolated worker pinned to
 its GPU, so the parent stays the single writer of results.jsonl. Lanes pull tasks from one queue
 in order, so a lane that draws cheap points simply takes more tasks. With more than one lane each
-backend's points are dealt into one task per lane (every lane-th point, so each task spans the
-whole range of N and the tasks cost about the same); with one lane the tasks are the sweep's own.
+backend's points are dealt into one task per lane, so the tasks cost about the same; with one lane
+the tasks are the sweep's own.
 """
 from __future__ import annotations
 
@@ -21,10 +21,19 @@ class Stopped(Exception):
 
 
 def split_tasks(tasks: list[tuple], lanes: int) -> list[tuple]:
-    """(backend, points) tasks → up to `lanes` tasks per backend, each every lanes-th point."""
+    """(backend, points) tasks → up to `lanes` tasks per backend, the points dealt in snake order
+    (two lanes: 0,3,4,7,… and 1,2,5,6,…). A suite lists points with the innermost axis varying
+    fastest (seqlen's causal then circular): plain round-robin would give one task every causal
+    point, which costs twice the circular ones; snake order gives every task each size and mode."""
     if lanes <= 1:
         return list(tasks)
-    return [(backend, points[i::lanes]) for backend, points in tasks for i in range(min(lanes, len(points)))]
+
+    def lane_of(i: int) -> int:
+        turn, seat = divmod(i, lanes)
+        return seat if turn % 2 == 0 else lanes - 1 - seat
+
+    return [(backend, [p for i, p in enumerate(points) if lane_of(i) == lane])
+            for backend, points in tasks for lane in range(min(lanes, len(points)))]
 
 
 def run_lanes(tasks: Sequence[Task], lanes: Sequence[Lane], work: Callable[[Task, Lane], None],

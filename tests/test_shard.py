@@ -98,6 +98,9 @@ def test_split_tasks_deals_each_backends_points_over_the_lanes(lanes):
         mine = [p for b, ps in split if b == backend for p in ps]
         assert sorted(mine) == points
         assert sum(b == backend for b, _ in split) == min(lanes, len(points))
+    modes = split_tasks([("a", ["causal", "circular"] * 6)], lanes)  # the seqlen suite's inner axis
+    if lanes > 1:
+        assert all(sorted(set(ps)) == ["causal", "circular"] for _, ps in modes)
 
 
 def test_lanes_run_every_task_once_and_raise_a_lanes_error():
