@@ -93,9 +93,16 @@ def wait_for(jobs: list) -> list[str]:
         try:
             job.result()
         except Exception as err:  # noqa: BLE001 — submitit's job errors carry the shard's stderr
-            last = [line for line in str(err).splitlines() if line.strip()][-1:] or [type(err).__name__]
-            failures.append(f"shard {i}/{len(jobs)} (job {job.job_id}, log {job.paths.stderr}): {last[0]}")
+            failures.append(f"shard {i}/{len(jobs)} (job {job.job_id}, log {job.paths.stderr}): {_why(str(err))}")
     return failures
+
+
+def _why(text: str) -> str:
+    """The telling line of a failed shard's error: fftbench's own one-line error if it gave one."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith("fftbench: ")]
+    raised = [line.split("Error: ", 1)[1] for line in lines if "Error: " in line]
+    return (ours or raised or lines or ["no message"])[-1]
 
 
 def main(argv: list[str]) -> int:
@@ -121,8 +128,8 @@ def main(argv: list[str]) -> int:
     failures = wait_for(jobs)
     if failures:
         print("\n".join(failures), file=sys.stderr)
-        print(f"fftbench: {len(failures)} of {len(jobs)} shards failed; run the same submit command again to "
-              "resume them", file=sys.stderr)
+        print(f"fftbench: {len(failures)} of {len(jobs)} shards failed (their logs say why); the same submit "
+              "command resumes them", file=sys.stderr)
         return 1
     merge.main([*(str(shard_dir(out, i, opts.shards)) for i in range(opts.shards)), "--out", str(out),
                 *(["--no-report"] if opts.no_report else [])])
