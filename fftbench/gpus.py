@@ -17,7 +17,7 @@ from fftbench.shard import ShardError
 @dataclasses.dataclass(frozen=True)
 class Gpu:
     index: int         # nvidia-smi / NVML index (the CUDA ordinal when NVML is missing)
-    uuid: str | None   # "GPU-…" as nvidia-smi prints it
+    uuid: str          # "GPU-…" as nvidia-smi prints it
     name: str
     visible: str       # the CUDA_VISIBLE_DEVICES value that pins a child process to this GPU
 

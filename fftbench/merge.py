@@ -84,11 +84,12 @@ def merged_meta(shards: list[Shard], run_id: str) -> dict:
     shard's own facts under merged_from and every clock sample tagged with its shard."""
     first = shards[0].meta
     meta = {k: v for k, v in first.items() if k not in ("shard", "argv")}
-    times = lambda k: sorted(s.meta[k] for s in shards if s.meta.get(k))
+    started = sorted(s.meta["started"] for s in shards if s.meta.get("started"))
+    finished = sorted(s.meta["finished"] for s in shards if s.meta.get("finished"))
     meta.update(
         run_id=run_id,
-        started=(times("started") or [None])[0],
-        finished=(times("finished") or [None])[-1],
+        started=started[0] if started else None,
+        finished=finished[-1] if finished else None,
         env_samples=[{"run_id": s.meta.get("run_id"), **e} for s in shards for e in s.meta.get("env_samples", [])],
         merged_from=[{"run_id": s.meta.get("run_id"), "path": str(s.path.resolve()), "rows": len(s.rows),
                       **{k: s.meta.get(k) for k in ("shard", "argv", "started", "finished", "git", "env", "calibration")}}
