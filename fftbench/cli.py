@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--point-timeout", type=float, default=900.0, help="seconds before a hung point is killed")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--gate", type=Path, metavar="BASELINE", help="after the run, compare with this baseline run and exit non-zero on regressions")
+    p.add_argument("--accuracy-nonfatal", action="store_true", help="with --gate: report error growth, do not fail on it")
     p.add_argument("--recalibrate", action="store_true", help="re-measure the device's copy and matmul ceilings")
     p.add_argument("--profile", nargs="?", const="all", metavar="SEQLENS",
                    help="after the run, re-run its ok points under Nsight Compute (all, or e.g. 1K,4K,1M)")
@@ -179,7 +180,7 @@ def run(args) -> int:
     if args.gate:
         from fftbench import compare
 
-        return compare.main([str(args.gate), str(run_dir)])
+        return compare.main([str(args.gate), str(run_dir)] + (["--accuracy-nonfatal"] if args.accuracy_nonfatal else []))
     return 0
 
 

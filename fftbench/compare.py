@@ -13,10 +13,13 @@ NVBench's [min, q3]), and
   unclear          anything else: too noisy to tell.
 
 The gate fails (exit 1) on: a `slower` point whose median grew by more than `max_slowdown`
-(unless timing is non-fatal), a point whose error newly exceeds its budget, or a point that did
-not fail and now fails (wrong, error, oom, timeout; this includes a newly supported point that
-crashes). A point that became unsupported or unavailable, or vanished, is reported but does not
-fail: capabilities change on purpose. A point failing in both runs is not a new regression.
+(unless timing is non-fatal), a point whose error newly exceeds its budget, an accuracy
+regression (an ok point whose relative error grew more than ERROR_GROWTH× and now exceeds
+ERROR_FLOOR: a budget loose enough for torch.fft's fp16 error would let a kernel become 4× less
+accurate unnoticed; unless accuracy is non-fatal), or a point that did not fail and now fails
+(wrong, error, oom, timeout; this includes a newly supported point that crashes). A point that
+became unsupported or unavailable, or vanished, is reported but does not fail: capabilities
+change on purpose. A point failing in both runs is not a new regression.
 
 With basis="ratio" the verdict is computed on each point's time divided by the torch_fft time of
 the same point in the same run, which cancels a uniformly faster or slower machine.
@@ -40,6 +43,8 @@ FAILED = frozenset({"wrong", "error", "oom", "timeout"})
 SKIPPED = frozenset({"unsupported", "unavailable"})
 MATCH_COLUMNS = tuple(c for c in KEY_COLUMNS if c != "suite")
 SPREADS = {"p20-p80": ("t_p20_us", "t_p80_us"), "min-q3": ("t_min_us", "t_q3_us")}
+ERROR_GROWTH = 2.0  # relative L2 error grown by more than this factor is an accuracy regression...
+ERROR_FLOOR = 1e-5  # ...once it is above this (below it, fp32 rounding noise moves freely)
 
 
 class BadInput(Exception):
@@ -54,6 +59,7 @@ class Thresholds:
     spread: str = "p20-p80"       # which interval stands for a run's noise: p20-p80 or min-q3
     basis: str = "time"           # time: compare times; ratio: compare time / torch_fft time
     timing_fatal: bool = True     # False: timing verdicts are reported but never fail (CPU CI)
+    accuracy_fatal: bool = True   # False: error growth within the budget is reported, never fails
 
     def __post_init__(self):
         if self.spread not in SPREADS:
@@ -80,8 +86,9 @@ class Thresholds:
 
     def describe(self) -> str:
         fatal = f"fails when the median grew > {self.max_slowdown:.1%}" if self.timing_fatal else "timing is advisory"
+        accuracy = f"error grown > {ERROR_GROWTH:g}× {'fails' if self.accuracy_fatal else 'is advisory'}"
         return (f"basis {self.basis}; intervals {self.spread}; slower/faster needs a {self.min_gap:.1%} gap; "
-                f"same within {self.same_tolerance:.1%}; {fatal}")
+                f"same within {self.same_tolerance:.1%}; {fatal}; {accuracy}")
 
 
 @dataclasses.dataclass
@@ -195,6 +202,17 @@ def timing_verdict(old: Interval, new: Interval, t: Thresholds, clocks: tuple | 
     return "same" if center_change <= t.same_tolerance and overlaps else "unclear"
 
 
+def _error_growth(old: dict, new: dict) -> str | None:
+    """The accuracy regression message of two ok rows, or None."""
+    before, after = old.get("rel_l2_err"), new.get("rel_l2_err")
+    if not (old["status"] == new["status"] == "ok") or before is None or after is None:
+        return None
+    if after > ERROR_FLOOR and after > ERROR_GROWTH * before:
+        growth = after / before if before > 0 else math.inf
+        return f"accuracy: rel L2 error grew ×{growth:.3g} ({before:.2e} → {after:.2e}; limit ×{ERROR_GROWTH:g})"
+    return None
+
+
 def _exceeds_budget(row: dict) -> bool:
     err, budget = row.get("rel_l2_err"), row.get("err_budget")
     if row.get("status") == "wrong":
@@ -275,6 +293,8 @@ def diff_point(base: Run, cur: Run, key: tuple, t: Thresholds) -> PointDiff:
         diff.notes.append(f"now {new['status']}: {new.get('reason') or 'no reason given'}")
     elif old["status"] != "ok" and new["status"] == "ok":
         diff.notes.append(f"was {old['status']}, now ok")
+    elif grown := _error_growth(old, new):
+        (diff.failures if t.accuracy_fatal else diff.notes).append(grown)
 
     pair = (old_ratio, new_ratio) if t.basis == "ratio" else (_interval(old, t.spread), _interval(new, t.spread))
     if old["status"] == new["status"] == "ok" and None not in pair:
@@ -426,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--basis", choices=("time", "ratio"), help="compare times, or times relative to torch_fft")
     parser.add_argument("--timing-nonfatal", action="store_const", const=False, dest="timing_fatal",
                         help="report timing verdicts but fail only on correctness and status changes")
+    parser.add_argument("--accuracy-nonfatal", action="store_const", const=False, dest="accuracy_fatal",
+                        help=f"report a relative error grown > {ERROR_GROWTH:g}x but do not fail on it")
     parser.add_argument("--max-rows", type=int, default=50, help="rows per Markdown table (50)")
     parser.add_argument("--summary", type=Path, help="also write the Markdown summary to this file")
     return parser
@@ -434,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in ("max_slowdown", "min_gap", "same_tolerance", "spread", "basis",
-                                               "timing_fatal")}
+                                               "timing_fatal", "accuracy_fatal")}
     try:
         result = compare_runs(args.baseline, args.current, overrides)
     except BadInput as err:

@@ -1,7 +1,12 @@
 """The cost model of an FFT convolution: the fewest HBM bytes and the conventional FLOPs.
 
-Minimal bytes: each input read once (u; v and w when gated), y written once, the kernel spectrum
-(H × (F/2+1) complex in the problem's precision) read once.
+Minimal bytes (the HBM floor), one definition for the harness, the kernels' NOTES.md and the
+README: u read and y written (v and w read too when gated), each B·H·N in the problem's dtype,
+plus the filter's K taps per channel read once as the float32 the problem gives (H·K·4 bytes).
+The floor is what any backend must move given the problem as posed; partial filters (K < N)
+shrink it. A precomputed kernel spectrum is a backend's choice, so its bytes (H × the nonzero
+F/2+1 bins, complex in the problem's precision) are a separate figure, `spectrum_bytes`.
+
 Conventional FLOPs (the FFT literature's convention): 5·n·log2(n) per complex FFT of size n,
 half that for a real FFT of size n; per sequence a forward and an inverse real FFT of size F,
 6 FLOPs per complex product on the F/2+1 bins, and 2·N multiplies when gated. A backend's own
@@ -14,13 +19,29 @@ import math
 from fftbench.problem import Problem
 
 ELEMENT_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+FILTER_BYTES = 4  # the filter k is float32 whatever the problem's dtype (fftbench.inputs)
+
+
+def sequence_bytes(problem: Problem) -> int:
+    """u read and y written (plus v and w read when gated), in the problem's dtype."""
+    tensors = 4 if problem.gated else 2
+    return tensors * problem.rows * problem.seqlen * ELEMENT_BYTES[problem.dtype]
+
+
+def filter_bytes(problem: Problem) -> int:
+    """The filter's K taps per channel, float32, read once."""
+    return problem.channels * problem.K * FILTER_BYTES
 
 
 def min_hbm_bytes(problem: Problem) -> int:
-    e = ELEMENT_BYTES[problem.dtype]
-    seq_tensors = 4 if problem.gated else 2  # u (+ v, w) read, y written
-    spectrum = problem.channels * problem.n_bins * 2 * e
-    return seq_tensors * problem.rows * problem.seqlen * e + spectrum
+    """The HBM floor's bytes: sequences plus filter taps (see the module docstring)."""
+    return sequence_bytes(problem) + filter_bytes(problem)
+
+
+def spectrum_bytes(problem: Problem) -> int:
+    """A precomputed kernel spectrum's nonzero bins (H × cutoff_bin), complex in the problem's
+    precision: what a backend that stores the spectrum reads instead of the taps."""
+    return problem.channels * problem.cutoff_bin * 2 * ELEMENT_BYTES[problem.dtype]
 
 
 def conventional_flops(problem: Problem) -> float:

@@ -86,6 +86,20 @@ class CudaLibrary:
 COMMON_SOURCES = (Path(__file__).resolve().parent.parent / "kernels" / "common" / "errors.cu",)
 
 
+def hopper_reason() -> str | None:
+    """Why an sm_90a kernel library cannot run here (no nvcc, no GPU, not Hopper), or None."""
+    import torch
+
+    if nvcc_path() is None:
+        return "nvcc not found (set CUDA_HOME or put nvcc on PATH)"
+    if not torch.cuda.is_available():
+        return "needs a CUDA GPU; none is visible"
+    major, minor = torch.cuda.get_device_capability()
+    if major != 9:
+        return f"needs compute capability 9.x (sm_90a); this GPU is {major}.{minor}"
+    return None
+
+
 def check_launch(lib: ctypes.CDLL, code: int, what: str) -> None:
     """Raise on a launcher's non-zero cudaError_t so a failed launch never goes unnoticed.
     `lib` must include COMMON_SOURCES (which export fftbench_error_string)."""

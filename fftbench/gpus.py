@@ -1,10 +1,10 @@
 """Which GPUs a run uses (--gpus), and how a worker is pinned to one.
 
 A GPU is named by its nvidia-smi (NVML) index, the number a user sees and the one rows record
-beside its UUID; NVML's index is also where the worker reads that GPU's clocks. A worker is
-pinned by giving it CUDA_VISIBLE_DEVICES = the parent's own entry for that device, so the pin
-composes with a CUDA_VISIBLE_DEVICES already set by SLURM or a user (and with the parent's
-CUDA_DEVICE_ORDER, which the worker inherits).
+beside its UUID. A worker is pinned by giving it CUDA_VISIBLE_DEVICES = the parent's own entry for
+that device, so the pin composes with a CUDA_VISIBLE_DEVICES already set by SLURM or a user (and
+with the parent's CUDA_DEVICE_ORDER, which the worker inherits); the worker's clocks come from
+environment.gpu_state, which finds its one visible device in NVML by UUID.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def visible_gpus() -> list[Gpu]:
     """The GPUs this process can use, in CUDA's order; [] without CUDA."""
     import torch
 
-    from fftbench.environment import nvml_index_of
+    from fftbench.environment import nvml_index
 
     if not torch.cuda.is_available():
         return []
@@ -37,7 +37,7 @@ def visible_gpus() -> list[Gpu]:
         props = torch.cuda.get_device_properties(ordinal)
         raw = str(props.uuid)
         uuid = raw if raw.startswith(("GPU-", "MIG-")) else f"GPU-{raw}"
-        index = nvml_index_of(uuid)
+        index = nvml_index(ordinal)
         gpus.append(Gpu(index=ordinal if index is None else index, uuid=uuid, name=props.name,
                         visible=entries[ordinal] if entries else str(ordinal)))
     return gpus

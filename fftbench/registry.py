@@ -34,6 +34,7 @@ class Prepared:
 
     run: Callable[[], "object"]
     details: dict = dataclasses.field(default_factory=dict)
+    on_host: bool = False  # the call computes on the CPU (a twin): timed by the CPU clock even on a GPU machine
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,9 +33,11 @@ COLUMNS = (
     "t_iqr_us", "t_rel_spread", "n_samples", "host_us", "cold_ms", "setup_ms",
     # accuracy
     "rel_l2_err", "max_abs_err", "nonfinite", "err_budget", "baseline_rel_l2_err", "err_ratio",
+    "ref_seed", "ref_rows",  # the rows checked against float64: reference.checked_rows(problem, ref_seed)
     # cost model and derived metrics
-    "min_hbm_bytes", "floor_us", "hbm_gbps", "frac_hbm_floor",
-    "flops_model", "flops_executed", "tflops", "frac_peak_flops", "arith_intensity",
+    "min_hbm_bytes", "spectrum_bytes", "floor_us", "hbm_gbps", "frac_hbm_floor",
+    "flops_model", "flops_executed", "tflops", "frac_peak_flops", "tflops_executed", "frac_peak_executed",
+    "arith_intensity",
     # machine state around the point
     "sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttled", "throttle_reasons",
     # the GPU the worker ran on: nvidia-smi index and UUID (--gpus runs one worker per GPU)

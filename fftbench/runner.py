@@ -116,7 +116,7 @@ class Sweep:
         job = WorkerJob(backend=backend.name, problems=tuple(problems), device=spec.device,
                         timing=spec.suite.timing, budgets=spec.suite.budgets,
                         calibration=spec.run_meta.get("calibration", {}),
-                        error_log=str(spec.run_dir / "errors.log"), gpu_index=gpu.index if gpu else 0)
+                        error_log=str(spec.run_dir / "errors.log"))
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=worker_main, args=(job, child), daemon=True)

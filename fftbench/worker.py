@@ -2,10 +2,10 @@
 
 The runner starts one worker per backend (and a fresh one after a crash), so a CUDA fault, a
 segfault or an abort costs only the point that caused it. For each point the worker draws fresh
-random inputs, computes the float64 reference for a spread of rows, runs the baseline backend at
-the same dtype (for err_ratio), prepares the backend (setup, outside any timing), makes one cold
-call into a NaN-poisoned output, checks it, and only if it is within budget times it — then checks
-the output again, since an error that moves between runs is a race.
+random inputs, computes the float64 reference for rows drawn from a seed it records, runs the
+baseline backend at the same dtype (for err_ratio), prepares the backend (setup, outside any
+timing), makes one cold call into a NaN-poisoned output, checks it, and only if it is within
+budget times it — then checks the output again, since an error that moves between runs is a race.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from fftbench import environment
 from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
-from fftbench.registry import Backend, load_backends
+from fftbench.reference import checked_rows, draw_seed, measure_error, reference
+from fftbench.registry import Backend, Prepared, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
 
@@ -33,7 +33,6 @@ class WorkerJob:
     budgets: dict
     calibration: dict
     error_log: str
-    gpu_index: int = 0  # NVML index of the worker's GPU, where its clocks are read
 
 
 def one_line(err: BaseException) -> str:
@@ -77,10 +76,12 @@ class PointMeasurer:
         out = b.prepare(problem, inputs).run()
         return measure_error(problem, out, ref, rows).rel_l2_err
 
-    def _time(self, run) -> TimingStats:
-        if self.gpu_timer is not None:
-            return self.gpu_timer.time(run, self.job.timing)
-        return time_cpu(run, self.job.timing)
+    def _time(self, prepared: Prepared) -> TimingStats:
+        """CUDA events for device work; the CPU clock on the CPU and for a call computed on the host
+        (events around a spin kernel would time the spin, not the host's work)."""
+        if self.gpu_timer is not None and not prepared.on_host:
+            return self.gpu_timer.time(prepared.run, self.job.timing)
+        return time_cpu(prepared.run, self.job.timing)
 
     def measure(self, problem: Problem) -> dict:
         row: dict = {"status": "ok", "reason": None}
@@ -88,7 +89,9 @@ class PointMeasurer:
         row["err_budget"] = budget
         flops_exec = self.backend.flops(problem) if self.backend.flops else None
         inputs = make_inputs(problem, self.device)
-        rows = checked_rows(problem)
+        seed = draw_seed()
+        rows = checked_rows(problem, seed)
+        row.update(ref_seed=seed, ref_rows=len(rows))
         ref = reference(problem, inputs, rows)
         base_err = self._baseline_error(problem, inputs, ref, rows)
         row["baseline_rel_l2_err"] = base_err
@@ -116,9 +119,9 @@ class PointMeasurer:
             row["reason"] = (f"{err.nonfinite} non-finite outputs" if err.nonfinite
                              else f"rel L2 error {err.rel_l2_err:.3g} exceeds budget {budget:.3g}")
         else:
-            before = environment.gpu_state(self.job.gpu_index)
-            stats = self._time(prepared.run)
-            state = environment.merge_states(before, environment.gpu_state(self.job.gpu_index))
+            before = environment.gpu_state()
+            stats = self._time(prepared)
+            state = environment.merge_states(before, environment.gpu_state())
             row.update(stats.as_row(), **state)
             # The timed runs' last output must still be right: a moving error is a race.
             inputs.poison_output()
@@ -165,10 +168,10 @@ def worker_main(job: WorkerJob, conn) -> None:
         # One thread: on a shared (CI) machine, waits in a loaded thread pool (24 ms for a 50 µs
         # FFT, seen here) would otherwise be what gets measured.
         torch.set_num_threads(1)
-    conn.send(("env", "before", environment.gpu_state(job.gpu_index)))
+    conn.send(("env", "before", environment.gpu_state()))
     measurer = PointMeasurer(job, backends)
     for i, problem in enumerate(job.problems):
         conn.send(("start", i))
         conn.send(("row", i, measurer.safe_measure(problem)))
-    conn.send(("env", "after", environment.gpu_state(job.gpu_index)))
+    conn.send(("env", "after", environment.gpu_state()))
     conn.send(("done",))

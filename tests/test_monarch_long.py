@@ -8,7 +8,8 @@ import torch
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import check_call
-from kernels.monarch_long import LaunchConfig, _requires, monarch_long
+from fftbench.cuda_build import hopper_reason
+from kernels.monarch_long import LaunchConfig, monarch_long
 from kernels.monarch_long.plan import LongPlan, split
 from kernels.monarch_long.twin import LongTwin
 
@@ -70,7 +71,7 @@ def test_launch_config_groups_rows_within_the_byte_budget():
     assert LaunchConfig().resolve(plan, 768)[2] == 768  # default: all rows at once
 
 
-@pytest.mark.skipif(_requires() is not None, reason=str(_requires()))
+@pytest.mark.skipif(hopper_reason() is not None, reason=str(hopper_reason()))
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])
 @pytest.mark.parametrize("mode", ["circular", "causal"])
 @pytest.mark.parametrize("gated", [False, True])
@@ -84,7 +85,7 @@ def test_matches_float64(seqlen, mode, dtype, gated):
     assert err.within(BUDGET[dtype]), (prepared.details, err)
 
 
-@pytest.mark.skipif(_requires() is not None, reason=str(_requires()))
+@pytest.mark.skipif(hopper_reason() is not None, reason=str(hopper_reason()))
 def test_agrees_with_the_twin():
     problem = Problem(1, 3, 65536, "fp16", "causal", gated=True)
     inputs = make_inputs(problem, "cuda", seed=11)

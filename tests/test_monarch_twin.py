@@ -1,44 +1,70 @@
-"""The Monarch decomposition, checked on the CPU through its twin against the float64 reference."""
-import math
-
+"""monarch_cuda v2's decomposition (plan.py), checked on the CPU: the per-lane tables the kernel
+reads are the plan's matrices in accumulator order, and the twin (same stages and rounding
+points) matches the float64 reference."""
 import pytest
 import torch
 
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import check_call, checked_rows, reference
-from kernels.monarch_cuda.plan import Plan, pair_coefficients, radices_for
-from kernels.monarch_cuda.twin import Twin
+from fftbench.reference import check_call, reference
+from kernels.monarch_cuda.plan import Plan, acc_positions, dft16, tables
+from kernels.monarch_cuda.twin import Twin, pair_rows, unpair_rows
 
-BUDGET = {"fp16": 1e-3, "bf16": 7e-3}
-
-
-@pytest.mark.parametrize("m", [2 ** b for b in range(7, 16)])
-def test_radices_multiply_to_m_with_16s_first(m):
-    radices = radices_for(m)
-    assert math.prod(radices) == m and set(radices) <= {8, 16}
-    assert list(radices) == sorted(radices, reverse=True)
+BUDGET = {"fp16": 1e-3, "bf16": 8e-3}
 
 
-def test_position_of_is_a_permutation():
-    plan = Plan(4096, radices_for(4096))
-    pos = plan.position_of(torch.arange(4096))
-    assert torch.equal(pos.sort().values, torch.arange(4096))
+def test_acc_positions_cover_the_tile_once():
+    rows, cols = acc_positions()
+    assert sorted((rows * 16 + cols).reshape(-1).tolist()) == list(range(256))
+
+
+def _scatter(table: torch.Tensor) -> torch.Tensor:
+    """Inverse of plan.vector_major(plan.lane_order(x)): (..., V, 32, 16/V) → (..., 16, 16) complex."""
+    rows, cols = acc_positions()
+    lanes = table.float().transpose(-3, -2).reshape(*table.shape[:-3], 32, 8, 2)
+    out = torch.zeros(*table.shape[:-3], 16, 16, dtype=torch.complex64)
+    out[..., rows, cols] = torch.view_as_complex(lanes.contiguous())
+    return out
+
+
+@pytest.mark.parametrize("seqlen,mode", [(256, "causal"), (1024, "circular"), (4096, "causal")])
+def test_tables_are_the_plan_in_lane_order(seqlen, mode):
+    problem = Problem(2, 3, seqlen, "fp16", mode)
+    plan = Plan.for_problem(problem, torch.float16)
+    k = make_inputs(problem, "cpu", seed=1).k
+    tab = tables(plan, problem, k)
+    r1 = plan.r1
+    for kind in range(plan.kinds):
+        ta = plan.twiddle_a(kind).to(torch.complex64)                      # (R1, 256)
+        chunks = _scatter(tab["tw_a"][kind])                               # (16 q, 16 rows, 16 cols)
+        expect = ta[torch.arange(16) % r1].reshape(16, 16, 16).permute(1, 0, 2)
+        assert torch.allclose(chunks, expect, atol=1e-6)
+    spec = _scatter(tab["spec"]).reshape(3, plan.kinds, -1) * tab["scale"][:, None, None]  # slice order
+    natural = plan.spectrum(problem, k).to(torch.complex64)
+    ka, kb, kc = torch.meshgrid(torch.arange(r1), torch.arange(16), torch.arange(16), indexing="ij")
+    expect = natural[..., (ka + r1 * (kb + 16 * kc)).reshape(-1)]
+    assert ((spec - expect).abs() <= 1e-3 * tab["scale"][:, None, None]).all()  # fp16 with a power-of-two scale
+    assert tab["mats"].shape == (2 + 4 * plan.kinds, 256) and tab["mats"].dtype == torch.float16
+
+
+def test_pair_rows_round_trip_with_odd_batch():
+    x = torch.randn(5, 3, 8)
+    assert torch.equal(unpair_rows(pair_rows(x), 5), x)
 
 
 @pytest.mark.parametrize("dtype", ["fp16", "bf16"])
 @pytest.mark.parametrize("mode", ["circular", "causal"])
 @pytest.mark.parametrize("gated", [False, True])
-@pytest.mark.parametrize("seqlen", [256, 1024, 4096])  # orders 2 and 3 (16x8, 16x16, 8x8x8, 16x8x8, 16x16x8, 16x16x16)
+@pytest.mark.parametrize("seqlen", [256, 1024, 4096])  # R1 = 1, 4, 16: 16, 4 and 1 row pairs per tile
 def test_twin_matches_float64(seqlen, mode, dtype, gated):
-    problem = Problem(2, 3, seqlen, dtype, mode, gated=gated)
+    problem = Problem(3, 3, seqlen, dtype, mode, gated=gated)  # odd B: the last pair has no partner
     inputs = make_inputs(problem, "cpu", seed=seqlen)
     twin = Twin(problem, inputs.k)
     err = check_call(problem, inputs, lambda: twin(inputs.u, inputs.v, inputs.w))
-    assert err.within(BUDGET[dtype]), (Plan.for_problem(problem).name, err)
+    assert err.within(BUDGET[dtype]), (twin.plan.name, err)
 
 
-@pytest.mark.parametrize("kernel_len,freq_sparsity", [(256, 0.0), (1024, 0.5), (1024, 0.75)])
+@pytest.mark.parametrize("kernel_len,freq_sparsity", [(256, 0.0), (1024, 0.75)])
 def test_twin_partial_and_freq_sparse(kernel_len, freq_sparsity):
     problem = Problem(2, 2, 1024, "fp16", "causal", kernel_len=kernel_len, freq_sparsity=freq_sparsity)
     inputs = make_inputs(problem, "cpu", seed=7)
@@ -46,15 +72,32 @@ def test_twin_partial_and_freq_sparse(kernel_len, freq_sparsity):
     assert check_call(problem, inputs, lambda: twin(inputs.u)).within(BUDGET["fp16"])
 
 
-def test_fp64_pipeline_is_exact():
-    """Without rounding the folded pipeline is the exact convolution (checks the algebra, not precision)."""
-    problem = Problem(1, 2, 512, "fp16", "causal")
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+def test_pipeline_without_rounding_is_exact(mode):
+    """With every rounding point in float32 the decomposition is the exact convolution: checks the
+    algebra (cyclic + negacyclic split, block-diagonal stage A, twiddles), not precision."""
+    problem = Problem(2, 2, 2048, "fp16", mode)
     inputs = make_inputs(problem, "cpu", seed=3)
     twin = Twin(problem, inputs.k)
-    twin.stages.dtype = twin.pairs.dtype = torch.float64
-    twin.stages.mats = {r: (twin.plan.dft_matrix(r).real.float(), twin.plan.dft_matrix(r).imag.float()) for r in twin.stages.mats}
-    twin.pairs.coef = pair_coefficients(*twin.plan.pair_spectrum(problem, inputs.k, torch.float64), twin.plan.m)
-    y = twin.rows(inputs.u.reshape(2, 512).float(), torch.arange(2))
-    rows = checked_rows(problem)
+    twin.dtype = torch.float32
+    twin.f16 = dft16().to(torch.complex64)
+    twin.fa = [twin.plan.stage_a(kind).to(torch.complex64) for kind in range(twin.plan.kinds)]
+    twin.spec = twin.plan.to_slices(twin.plan.spectrum(problem, inputs.k)).to(torch.complex64)
+    rows = torch.arange(problem.rows)
+    y = twin(inputs.u.float()).reshape(problem.rows, -1).double()
     ref = reference(problem, inputs, rows)
-    assert (y.double() - ref).norm() / ref.norm() < 1e-5
+    assert ((y - ref).norm() / ref.norm()).item() < 1e-5
+
+
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+def test_adjoint_twin_is_the_input_gradient(mode):
+    """With the conjugate spectrum the pipeline computes du = ∂⟨dy, y⟩/∂u of the forward call."""
+    problem = Problem(2, 3, 1024, "fp16", mode)
+    inputs = make_inputs(problem, "cpu", seed=11)
+    dy = torch.randn(problem.batch, problem.channels, problem.seqlen).half()
+    u = inputs.u.double().requires_grad_()
+    k_f = torch.fft.rfft(inputs.k.double(), n=problem.fft_size)
+    y = torch.fft.irfft(torch.fft.rfft(u, n=problem.fft_size) * k_f, n=problem.fft_size)[..., : problem.seqlen]
+    (du,) = torch.autograd.grad(y, u, dy.double())
+    got = Twin(problem, inputs.k, adjoint=True)(dy).double()
+    assert ((got - du).norm() / du.norm()).item() < 1e-3

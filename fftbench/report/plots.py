@@ -192,7 +192,7 @@ def roofline(df, meta, colors):
         _log_y(ax)
         ax.set_title(dtype + ("" if roofs else " (no calibration in run.json)"))
         ax.set_xlabel("arithmetic intensity (FLOP / min HBM byte)")
-        ax.set_ylabel("achieved TFLOP/s")
+        ax.set_ylabel("achieved TFLOP/s (model FLOPs)")
     return _legend(fig)
 
 

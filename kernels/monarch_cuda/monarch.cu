@@ -1,210 +1,492 @@
-// Monarch FFT convolution on tensor cores, one fused kernel per call (sm_90a, mma.sync); the stage
-// engine and the pair map live in stages.cuh (shared with kernels/monarch_long).
+// Monarch v2: FFT convolution on tensor cores with the stages held in MMA fragments (sm_90a,
+// mma.sync m16n8k16, fp16/bf16 operands, fp32 accumulation). kernels/monarch_cuda/plan.py is the
+// reference for every index and table; twin.py executes the same decomposition on the CPU.
 //
-// Operation: y = irfft(rfft(u)·k_f, F)[:N] per sequence, F = N (circular) or 2N (causal, the zero
-// half of the padded input is never read, never transformed by the first stage, and the unneeded
-// half of the last inverse stage is not computed). Gated: y = v ⊙ conv(u ⊙ w, k).
-//
-// Factorisation (kernels/monarch_cuda/plan.py is the reference; twin.py is its CPU twin):
-//   real input folded into z[n] = x[2n] + i·x[2n+1], M = F/2 complex points;
-//   M = r_1·…·r_s, r_j ∈ {16, 8}, 16s first; digit j has stride S_j = r_{j+1}·…·r_s.
-//   Forward (decimation in frequency, in place in shared memory): stage j contracts digit j with
-//   the scaled DFT matrix W_r^{nk}/√r on tensor cores — mma.sync m16n8k16 (r = 16) or m16n8k8
-//   (r = 8), fp16/bf16 operands, fp32 accumulation, a complex product as 4 real MMAs — then
-//   multiplies by the twiddle W_{L_j}^{k·lo} in fp32 registers (sin/cos on the SFU from the exact
-//   integer angle, |error| < 1e-6) and rounds to the dtype.
-//   Pointwise: bins k and M-k at their digit-reversed positions (a precomputed table of swizzled
-//   positions) are combined by the 2×2 map Zy[k] = A_k·Z[k] + B_k·conj(Z[M-k]) (unfold, multiply
-//   by k_f, refold) in fp32.
-//   Inverse: conjugate stages in reverse order, then unfold y[2n] = Re zy[n], y[2n+1] = Im zy[n].
-// Tiles and layout: a stage views the block's positions as (b, n) rows: 16 rows × r columns per
-//   warp tile; ldmatrix(.trans) loads the A operand (data), the DFT matrix is the B operand held
-//   in registers for the whole kernel; stmatrix(.trans) stores the result. Shared memory holds
-//   the re and im planes (2 bytes each per point) with an XOR swizzle of 16-byte chunks that folds
-//   all chunk-index bits into the bank group, conflict-free for every stage's stride.
-// Precomputed in the factory: DFT matrices (dtype); the spectrum as fp16 pairs (K[k], K[M-k]) per
-//   channel (8 bytes per pair, scaled by a per-channel power of two); A, B are formed in fp32.
-// Supported: M = 128 … 32768 (N = 256 … 32K both modes), fp16 and bf16. Several sequences per
-//   block; sequences ordered channel-major so a block's sequences share one coefficient table.
-// Bytes per element: read u (and v, w when gated) once, write y once: 4 bytes (8 gated), plus the
-//   spectrum pairs (8 bytes per pair of bins) once per block from L2. Bound (measured, ncu at 4K):
-//   instruction issue — every stage round-trips shared memory and pays per-element twiddle, pack
-//   and address work; the MMAs are a small share. See NOTES.md.
-// Partial (K < N) and frequency-sparse kernels run dense: no work is skipped.
-#include "stages.cuh"
+// Decomposition (plan.py): two real rows of a channel form one complex row z = u[b] + i·u[b+1];
+// T = N complex points per transform, T = R1·256 (R1 = 1…16); causal runs two kinds (cyclic and
+// negacyclic, κ = 0, 1) whose stage-A⁻¹ outputs add up to the linear convolution.
+//   A tile is 16 rows × 256 columns (re and im planes, fp16/bf16, in shared memory): rows are
+//   (job, a) with 16/R1 jobs (row pairs) per tile, columns m = 16b + c.
+//   Phase 1 (a warp per 16-column chunk): stage A contracts the rows with the block-diagonal
+//     Fa_κ (A operand) against the tile (B operand, ldmatrix.trans), twiddles W_2T^{m(2k_a+κ)} in
+//     fp32 and stores each kind's tile with stmatrix.
+//   Phase 2 (a warp per slice = one tile row, 256 points): stage B (F16 · slice, B operand by
+//     ldmatrix.trans), twiddle, stage C (the accumulator repacked as the A operand, no shared
+//     memory), pointwise product with the spectrum (fp32, pre-permuted per lane), C⁻¹, twiddle,
+//     transpose in registers (movmatrix), B⁻¹, twiddle, stmatrix back into the slice row.
+//   Phase 1 again: stage A⁻¹ (Ga_κ, both kinds into one accumulator) → output tile → global.
+// Per-lane tables (twiddles, spectrum) are stored in accumulator order, so a lane reads its 8
+// complex values with 16-byte shared-memory loads and does no index arithmetic (plan.tables).
+// A CTA owns one channel: it copies the tables (twiddles, DFT matrices, the channel's spectrum as
+// fp16) into shared memory once, then two independent halves of 8 warps (own tiles, own named
+// barrier) take alternate tiles of the channel, so one half's barrier waits and loads overlap the
+// other half's work. The next tile's u is fetched by cp.async as soon as stage A has read the
+// current one (plain loads with the w product when gated); y leaves from the stage-A⁻¹
+// accumulators straight to global memory.
+// Bytes: u read once, y written once (v, w once each when gated); the channel's spectrum once per CTA.
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
 namespace {
 
-using namespace monarch;
-
-constexpr int kMaxSeqsPerBlock = 256;
+constexpr int kRows = 16, kCols = 256;
+constexpr int kPlaneBytes = kRows * kCols * 2;   // 8 KB
+constexpr int kTileBytes = 2 * kPlaneBytes;      // re + im
 
 struct Params {
     const uint16_t* u;
     const uint16_t* v;
     const uint16_t* w;
     uint16_t* y;
-    const uint2* pairs;   // (H, M/2+1) × fp16 (K[k], K[M-k]), divided by scale[h]
-    const float* scale;   // (H,)
-    const uint32_t* pair_pos;  // (M/2+1): swizzled positions of bins k (low 16 bits) and M-k (high)
-    float pi_over_m;
-    const uint16_t* mats;  // F16 re[256], F16 im[256], F8 re[64], F8 im[64]
-    int batch, channels, n, m, gated;
-    StagePlan plan;
-    int log_m, log_vec;  // log2 M, log2(N/8)
-    int seqs_per_block;
+    const uint16_t* mats;  // (2 + 4·kinds, 256) dtype: F16 re/im, per kind Fa re/im, Ga re/im
+    const float4* tw_a;    // (kinds, 16, 4, 32) float4
+    const float4* tw_bc;   // (4, 32) float4
+    const uint4* spec;     // (H, kinds, R1, 2, 32) × 4 half2
+    const float* scale;    // (H,)
+    long long batch, channels;
+    int n, r1, log_r1, jobs;
+    int pairs;              // ⌈B/2⌉ row pairs per channel
+    int groups;             // ⌈pairs/jobs⌉ tiles per channel
+    int groups_per_cta;
 };
 
-template <bool BF16>
-__global__ void __launch_bounds__(512) monarch_conv_kernel(Params p) {
-    extern __shared__ __align__(16) uint16_t smem[];
-    const int spb = p.seqs_per_block, M = p.m, P = spb * M;
-    uint16_t* sre = smem;
-    uint16_t* sim = smem + P;
-    const int rows = p.batch * p.channels;
-
-    DftFrags<16> F16;
-    DftFrags<8> F8;
-    F16.load(p.mats, p.mats + 256);
-    F8.load(p.mats + 512, p.mats + 576);
-
-    // Sequence s of the block is logical row l = block·spb + s, channel-major (l = h·B + b), so a
-    // block's sequences share the channel's coefficients. Offsets computed once per sequence.
-    __shared__ long long row_off[kMaxSeqsPerBlock];
-    __shared__ int row_channel[kMaxSeqsPerBlock];
-    for (int s = threadIdx.x; s < spb; s += blockDim.x) {
-        const int l = blockIdx.x * spb + s;
-        row_channel[s] = l < rows ? l / p.batch : -1;
-        row_off[s] = (long long)(l % p.batch) * p.channels * p.n + (long long)(l / p.batch) * p.n;
+// ---- fp16/bf16 helpers ------------------------------------------------------------------------
+template <bool BF16> __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    if constexpr (BF16) {
+        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&v);
+    } else {
+        __half2 v = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&v);
     }
-    __syncthreads();
+}
+template <bool BF16> __device__ __forceinline__ uint32_t mul2(uint32_t a, uint32_t b) {
+    if constexpr (BF16) {
+        __nv_bfloat162 r = __hmul2(*reinterpret_cast<__nv_bfloat162*>(&a), *reinterpret_cast<__nv_bfloat162*>(&b));
+        return *reinterpret_cast<uint32_t*>(&r);
+    } else {
+        __half2 r = __hmul2(*reinterpret_cast<__half2*>(&a), *reinterpret_cast<__half2*>(&b));
+        return *reinterpret_cast<uint32_t*>(&r);
+    }
+}
 
-    // Load u (⊙ w): 16-byte vectors of 4 complex points, de-interleaved into the re/im planes.
-    const int vec_per_seq = p.n / 8;
-    for (int idx = threadIdx.x; idx < spb * (M / 4); idx += blockDim.x) {
-        const int s = idx >> (p.log_m - 2), i = idx & (M / 4 - 1);
-        const bool valid = row_channel[s] >= 0;
-        uint2 re = make_uint2(0, 0), im = make_uint2(0, 0);
-        if (valid && i < vec_per_seq) {
-            const size_t off = row_off[s] + size_t(i) * 8;
-            uint4 x = __ldg(reinterpret_cast<const uint4*>(p.u + off));
-            if (p.gated) {
-                uint4 wv = __ldg(reinterpret_cast<const uint4*>(p.w + off));
-                uint32_t* xs = &x.x;
-                const uint32_t* ws = &wv.x;
+// c += a·b, m16n8k16, fp32 accumulation. Not volatile: it touches no memory, so the compiler may
+// interleave it with independent work (ldmatrix/stmatrix stay volatile: they read shared memory).
+template <bool BF16> __device__ __forceinline__ void mma(float* c, const uint32_t* a, const uint32_t* b) {
+    if constexpr (BF16)
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    else
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t* r, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void stsm_x4(uint32_t addr, const uint32_t* r) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1,%2,%3,%4};\n"
+                 :: "r"(addr), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3]) : "memory");
+}
+__device__ __forceinline__ uint32_t movmatrix_trans(uint32_t x) {
+    uint32_t r;
+    asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(r) : "r"(x));
+    return r;
+}
+
+// ---- shared-memory layout -----------------------------------------------------------------------
+// Byte offset of 16-byte chunk `chunk` (0…31) of row `row` in a plane. The XOR makes both access
+// patterns conflict-free: 8 rows at one chunk (phase 1) and chunks 2b+h for 8 b in one row (phase 2).
+__device__ __forceinline__ uint32_t chunk_off(int row, int chunk) {
+    return row * (kCols * 2) + ((chunk ^ (row & 7) ^ ((chunk >> 3) & 1)) << 4);
+}
+// ldmatrix/stmatrix lane addresses (matrix i = lane/8, row rr = lane%8):
+//   phase 1, chunk q:  tile rows rr + 8(i&1), 16-byte chunk 2q + (i>>1)
+//   phase 2, row r:    b = rr + 8(i&1) → chunk 2b + (i>>1) of row r
+__device__ __forceinline__ uint32_t phase1_off(int lane, int q) {
+    const int i = lane >> 3, rr = lane & 7;
+    return chunk_off(rr + 8 * (i & 1), 2 * q + (i >> 1));
+}
+__device__ __forceinline__ uint32_t phase2_off(int lane, int row) {
+    const int i = lane >> 3, rr = lane & 7;
+    return chunk_off(row, 2 * (rr + 8 * (i & 1)) + (i >> 1));
+}
+
+// ---- fragments ----------------------------------------------------------------------------------
+// A operand of a 16×16 matrix M (row-major, 256 dtype values): a0 = M[g][2t..], a1 = M[g+8][2t..],
+// a2 = M[g][2t+8..], a3 = M[g+8][2t+8..].
+struct AFrag { uint32_t re[4], im[4], nim[4]; };
+__device__ __forceinline__ void load_a(AFrag& f, const uint16_t* mre, const uint16_t* mim, int lane) {
+    const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-                for (int q = 0; q < 4; ++q) {
-                    float a = to_f<BF16>(xs[q] & 0xffff) * to_f<BF16>(ws[q] & 0xffff);
-                    float b = to_f<BF16>(xs[q] >> 16) * to_f<BF16>(ws[q] >> 16);
-                    xs[q] = pack2<BF16>(a, b);
-                }
+    for (int i = 0; i < 4; ++i) {
+        const int idx = (g + 8 * (i & 1)) * 16 + 2 * t + 8 * (i >> 1);
+        f.re[i] = *reinterpret_cast<const uint32_t*>(mre + idx);
+        f.im[i] = *reinterpret_cast<const uint32_t*>(mim + idx);
+        f.nim[i] = f.im[i] ^ 0x80008000u;
+    }
+}
+// A complex 16×16 tile in accumulator order: [n-tile j][c0..c3] as re and im.
+struct Acc {
+    float re[2][4], im[2][4];
+    __device__ __forceinline__ void zero() {
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) re[j][e] = im[j][e] = 0.f;
+    }
+};
+
+// acc += M · X: M complex A operand (conjugated when CONJ), X complex B operand x[j] = {b0, b1}.
+template <bool BF16, bool CONJ>
+__device__ __forceinline__ void left_mul(Acc& acc, const AFrag& m, const uint32_t (&xr)[2][2], const uint32_t (&xi)[2][2]) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+        mma<BF16>(acc.re[j], m.re, xr[j]);
+        mma<BF16>(acc.re[j], CONJ ? m.im : m.nim, xi[j]);
+        mma<BF16>(acc.im[j], m.re, xi[j]);
+        mma<BF16>(acc.im[j], CONJ ? m.nim : m.im, xr[j]);
+    }
+}
+// acc += X · M: X complex A operand (xr, xi), M a symmetric complex matrix (conjugated when
+// CONJ) given by its A fragment: by symmetry the B operand of n-tile j is {a[j], a[j+2]}
+// (B[2t..][8j+g] = M[8j+g][2t..]), so one set of registers serves both sides.
+template <bool BF16, bool CONJ>
+__device__ __forceinline__ void right_mul(Acc& acc, const uint32_t (&xr)[4], const uint32_t (&xi)[4], const AFrag& m) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+        const uint32_t re[2] = {m.re[j], m.re[j + 2]}, im[2] = {m.im[j], m.im[j + 2]}, nim[2] = {m.nim[j], m.nim[j + 2]};
+        mma<BF16>(acc.re[j], xr, re);
+        mma<BF16>(acc.re[j], xi, CONJ ? im : nim);
+        mma<BF16>(acc.im[j], xi, re);
+        mma<BF16>(acc.im[j], xr, CONJ ? nim : im);
+    }
+}
+
+// acc ⊙= w (conj: ⊙ conj(w)) for entries 2v, 2v+1 held in one float4 (re, im, re, im).
+template <bool CONJ> __device__ __forceinline__ void cmul2(Acc& acc, int v, float4 w) {
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+        const int e = 2 * v + s, j = e >> 2, c = e & 3;
+        const float wr = s ? w.z : w.x, wi = CONJ ? -(s ? w.w : w.y) : (s ? w.w : w.y);
+        const float r = acc.re[j][c], i = acc.im[j][c];
+        acc.re[j][c] = r * wr - i * wi;
+        acc.im[j][c] = r * wi + i * wr;
+    }
+}
+// acc ⊙= table, the lane's 8 entries at tab[v·32] (vector-major layout, plan.vector_major).
+template <bool CONJ> __device__ __forceinline__ void twiddle(Acc& acc, const float4* tab) {
+#pragma unroll
+    for (int v = 0; v < 4; ++v) cmul2<CONJ>(acc, v, tab[v * 32]);
+}
+// acc ⊙= scale · spectrum, 8 half2 (re, im) entries at tab[v·32], v = 0, 1 (4 entries each).
+__device__ __forceinline__ void spectrum_product(Acc& acc, const uint4* tab, float scale) {
+#pragma unroll
+    for (int v = 0; v < 2; ++v) {
+        const uint4 q = tab[v * 32];
+        const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+            const float2 k = __half22float2(*reinterpret_cast<const __half2*>(&words[c]));
+            const float kr = k.x * scale, ki = k.y * scale, r = acc.re[v][c], i = acc.im[v][c];
+            acc.re[v][c] = r * kr - i * ki;
+            acc.im[v][c] = r * ki + i * kr;
+        }
+    }
+}
+
+// Accumulator → A operand: a0 = (c0, c1) of n-tile 0 (row g), a1 = (c2, c3) (row g+8), a2, a3 of n-tile 1.
+template <bool BF16> __device__ __forceinline__ void to_a(const Acc& acc, uint32_t (&ar)[4], uint32_t (&ai)[4]) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            ar[2 * j + h] = pack2<BF16>(acc.re[j][2 * h], acc.re[j][2 * h + 1]);
+            ai[2 * j + h] = pack2<BF16>(acc.im[j][2 * h], acc.im[j][2 * h + 1]);
+        }
+}
+// The stmatrix.x4 order (matrix i: rows 8(i&1)…, columns 8(i>>1)…) is the A-operand order.
+template <bool BF16> __device__ __forceinline__ void store_tile(const Acc& acc, uint8_t* plane_re, uint8_t* plane_im, uint32_t off) {
+    uint32_t ar[4], ai[4];
+    to_a<BF16>(acc, ar, ai);
+    stsm_x4(smem_u32(plane_re + off), ar);
+    stsm_x4(smem_u32(plane_im + off), ai);
+}
+// B operand of a tile read with ldmatrix.trans at the lane's address: x[j] = {b0, b1} of n-tile j.
+__device__ __forceinline__ void load_tile_b(const uint8_t* plane_re, const uint8_t* plane_im, uint32_t off,
+                                            uint32_t (&xr)[2][2], uint32_t (&xi)[2][2]) {
+    uint32_t r[4];
+    ldsm_x4_trans(r, smem_u32(plane_re + off));
+    xr[0][0] = r[0]; xr[0][1] = r[1]; xr[1][0] = r[2]; xr[1][1] = r[3];
+    ldsm_x4_trans(r, smem_u32(plane_im + off));
+    xi[0][0] = r[0]; xi[0][1] = r[1]; xi[1][0] = r[2]; xi[1][1] = r[3];
+}
+
+// ---- global ↔ shared ----------------------------------------------------------------------------
+// Row (job j, a) of plane p of a tile is batch row 2·pair + p of the channel (pair = group·jobs + j),
+// elements 256a … 256a + 255. Element offset of that row in u/v/w/y, or -1 when it does not exist.
+__device__ __forceinline__ long long row_offset(const Params& p, int h, int group, int row, int plane) {
+    const int pair = group * p.jobs + (row >> p.log_r1);
+    const long long b = 2LL * pair + plane;
+    if (pair >= p.pairs || b >= p.batch) return -1;
+    return (b * p.channels + h) * p.n + (long long)(row & (p.r1 - 1)) * kCols;
+}
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+__device__ __forceinline__ void half_barrier(int half) { asm volatile("bar.sync %0, 256;\n" :: "r"(1 + half) : "memory"); }
+
+// One half's 256 threads load a tile: thread lt moves 16-byte chunk lt&31 of rows lt/32 and lt/32+8
+// of both planes (zeros where a row does not exist).
+template <bool BF16, bool GATED>
+__device__ void load_input(const Params& p, uint8_t* tile, int h, int group, int lt) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int plane = i >> 1, row = (lt >> 5) + 8 * (i & 1), cc = lt & 31;
+        const long long off = row_offset(p, h, group, row, plane);
+        uint8_t* dst = tile + plane * kPlaneBytes + chunk_off(row, cc);
+        const long long e = off + 8 * cc;
+        if constexpr (GATED) {
+            uint4 x = make_uint4(0, 0, 0, 0);
+            if (off >= 0) {
+                const uint4 a = __ldg(reinterpret_cast<const uint4*>(p.u + e));
+                const uint4 b = __ldg(reinterpret_cast<const uint4*>(p.w + e));
+                x = make_uint4(mul2<BF16>(a.x, b.x), mul2<BF16>(a.y, b.y), mul2<BF16>(a.z, b.z), mul2<BF16>(a.w, b.w));
             }
-            re.x = (x.x & 0xffff) | (x.y << 16);
-            im.x = (x.x >> 16) | (x.y & 0xffff0000u);
-            re.y = (x.z & 0xffff) | (x.w << 16);
-            im.y = (x.z >> 16) | (x.w & 0xffff0000u);
-        } else if (i >= vec_per_seq && p.plan.radix[0] == 16 && valid) {
-            continue;  // causal zero half: the first stage never reads it
+            *reinterpret_cast<uint4*>(dst) = x;
+        } else {
+            cp_async16(smem_u32(dst), off >= 0 ? p.u + e : p.u, off >= 0);
         }
-        const int e = swz(s * M + 4 * i);
-        *reinterpret_cast<uint2*>(sre + e) = re;
-        *reinterpret_cast<uint2*>(sim + e) = im;
     }
-    __syncthreads();
+    if constexpr (!GATED) cp_async_commit();
+}
 
-    for (int j = 0; j < p.plan.stages; ++j) {
-        dispatch_stage<BF16, false>(sre, sim, P, p.plan, j, F16, F8);
-        __syncthreads();
-    }
-
-    // Pointwise on bin pairs (k, M-k), k = 0 … M/2; the thread of k = 0 also takes k = M/2.
-    const int pairs = M / 2 + 1;
-    for (int idx = threadIdx.x; idx < spb * (M / 2); idx += blockDim.x) {
-      const int s = idx >> (p.log_m - 1), k0 = idx & (M / 2 - 1);
-      const int h = row_channel[s];
-      if (h < 0) continue;
-      // swz(s·M + q) = (swz(q) ^ seq_xor) + s·M: the sequence offset only flips the chunk's bank group.
-      const int seq_xor = swz(s * M) - s * M;
-      for (int k = k0; k <= M / 2; k += M / 2) {
-        if (k == M / 2 && k0 != 0) break;
-        const uint32_t qq = __ldg(p.pair_pos + k);
-        const int q1 = int((qq & 0xffff) ^ seq_xor) + s * M, q2 = int((qq >> 16) ^ seq_xor) + s * M;
-        pair_map<BF16>(sre, sim, q1, q2, __ldg(p.pairs + size_t(h) * pairs + k), __ldg(p.scale + h),
-                       float(k) * p.pi_over_m);
-      }
-    }
-    __syncthreads();
-
-    for (int j = p.plan.stages - 1; j >= 0; --j) {
-        dispatch_stage<BF16, true>(sre, sim, P, p.plan, j, F16, F8);
-        __syncthreads();
-    }
-
-    // Store: unfold the first N/2 complex points into N reals (times v when gated).
-    for (int idx = threadIdx.x; idx < spb * vec_per_seq; idx += blockDim.x) {
-        const int s = idx >> p.log_vec, i = idx & (vec_per_seq - 1);
-        if (row_channel[s] < 0) continue;
-        const size_t off = row_off[s] + size_t(i) * 8;
-        const int e = swz(s * M + 4 * i);
-        const uint2 re = *reinterpret_cast<const uint2*>(sre + e);
-        const uint2 im = *reinterpret_cast<const uint2*>(sim + e);
-        uint4 y;
-        y.x = (re.x & 0xffff) | (im.x << 16);
-        y.y = (re.x >> 16) | (im.x & 0xffff0000u);
-        y.z = (re.y & 0xffff) | (im.y << 16);
-        y.w = (re.y >> 16) | (im.y & 0xffff0000u);
-        if (p.gated) {
-            uint4 vv = __ldg(reinterpret_cast<const uint4*>(p.v + off));
-            uint32_t* ys = &y.x;
-            const uint32_t* vs = &vv.x;
+// y of chunk q from the stage-A⁻¹ accumulator: the lane holds rows g, g+8 and columns
+// 16q + 8j + 2t, +1 of both planes; out[plane][h] is the row offset of row g + 8h (-1: absent).
+template <bool BF16, bool GATED>
+__device__ __forceinline__ void store_output(const Params& p, const Acc& acc, const long long (&out)[2][2], int q, int lane) {
+    uint32_t ar[4], ai[4];
+    to_a<BF16>(acc, ar, ai);
+    const int t = lane & 3;
 #pragma unroll
-            for (int q = 0; q < 4; ++q)
-                ys[q] = pack2<BF16>(to_f<BF16>(ys[q] & 0xffff) * to_f<BF16>(vs[q] & 0xffff),
-                                    to_f<BF16>(ys[q] >> 16) * to_f<BF16>(vs[q] >> 16));
+    for (int plane = 0; plane < 2; ++plane)
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+            if (out[plane][hh] < 0) continue;
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+                const long long e = out[plane][hh] + 16 * q + 8 * j + 2 * t;
+                uint32_t x = plane ? ai[2 * j + hh] : ar[2 * j + hh];
+                if constexpr (GATED) x = mul2<BF16>(x, __ldg(reinterpret_cast<const uint32_t*>(p.v + e)));
+                *reinterpret_cast<uint32_t*>(p.y + e) = x;
+            }
         }
-        *reinterpret_cast<uint4*>(p.y + off) = y;
+}
+
+// Shared memory: the tables, then per half one input tile and one tile per kind.
+template <int KINDS> struct Layout {
+    static constexpr int tw_a = 0;                                   // KINDS·16·4·32 float4
+    static constexpr int tw_bc = tw_a + KINDS * 16 * 4 * 32 * 16;    // 4·32 float4
+    static constexpr int mats = tw_bc + 4 * 32 * 16;                 // (2 + 4·KINDS)·256 dtype
+    static constexpr int spec = mats + (2 + 4 * KINDS) * 512;        // KINDS·R1·2·32 uint4 (≤ KINDS·16 KB)
+    static constexpr int tiles = spec + KINDS * 16 * 2 * 32 * 16;
+    static constexpr int half_bytes = (1 + KINDS) * kTileBytes;
+    static constexpr int bytes = tiles + 2 * half_bytes;
+};
+
+__device__ __forceinline__ void copy16(void* dst, const void* src, int bytes, int tid) {
+    for (int i = tid; i < bytes / 16; i += 512)
+        reinterpret_cast<uint4*>(dst)[i] = __ldg(reinterpret_cast<const uint4*>(src) + i);
+}
+
+// ---- the kernel ---------------------------------------------------------------------------------
+template <bool BF16, int KINDS, bool GATED>
+__global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
+    using L = Layout<KINDS>;
+    extern __shared__ __align__(128) uint8_t smem[];
+    const int h = blockIdx.y;
+    const int g0 = blockIdx.x * p.groups_per_cta, g1 = min(g0 + p.groups_per_cta, p.groups);
+    if (g0 >= g1) return;
+
+    copy16(smem + L::tw_a, p.tw_a, L::tw_bc - L::tw_a, threadIdx.x);
+    copy16(smem + L::tw_bc, p.tw_bc, L::mats - L::tw_bc, threadIdx.x);
+    copy16(smem + L::mats, p.mats, L::spec - L::mats, threadIdx.x);
+    copy16(smem + L::spec, p.spec + (long long)h * KINDS * p.r1 * 64, KINDS * p.r1 * 1024, threadIdx.x);
+    __syncthreads();
+
+    const float4* tw_a = reinterpret_cast<const float4*>(smem + L::tw_a);
+    const float4* tw_bc = reinterpret_cast<const float4*>(smem + L::tw_bc);
+    const uint16_t* mats = reinterpret_cast<const uint16_t*>(smem + L::mats);
+    const uint4* spec = reinterpret_cast<const uint4*>(smem + L::spec);
+    const float scale = __ldg(p.scale + h);
+
+    const int half = threadIdx.x >> 8, lt = threadIdx.x & 255;
+    const int lane = lt & 31, warp = lt >> 5, g = lane >> 2, t = lane & 3;
+    uint8_t* const x = smem + L::tiles + half * L::half_bytes;  // input tile
+    uint8_t* const ktile = x + kTileBytes;                       // one tile per kind
+
+    AFrag f16;  // W_16/4: the A operand of stages B, B⁻¹ and, being symmetric, the B operand of C, C⁻¹
+    load_a(f16, mats, mats + 256, lane);
+
+    if constexpr (!GATED)
+        if (g0 + half < g1) load_input<BF16, false>(p, x, h, g0 + half, lt);
+
+    for (int grp = g0 + half; grp < g1; grp += 2) {
+        if constexpr (GATED) load_input<BF16, true>(p, x, h, grp, lt);
+        else cp_async_wait_all();
+        half_barrier(half);
+
+        // Phase 1: stage A on each 16-column chunk, both kinds from one read of the input.
+        for (int q = warp; q < 16; q += 8) {
+            const uint32_t off = phase1_off(lane, q);
+            uint32_t xr[2][2], xi[2][2];
+            load_tile_b(x, x + kPlaneBytes, off, xr, xi);
+#pragma unroll
+            for (int k = 0; k < KINDS; ++k) {
+                AFrag fa;
+                load_a(fa, mats + (2 + 4 * k) * 256, mats + (3 + 4 * k) * 256, lane);
+                Acc acc;
+                acc.zero();
+                left_mul<BF16, false>(acc, fa, xr, xi);
+                twiddle<false>(acc, tw_a + (k * 16 + q) * 128 + lane);
+                store_tile<BF16>(acc, ktile + k * kTileBytes, ktile + k * kTileBytes + kPlaneBytes, off);
+            }
+        }
+        half_barrier(half);
+        if constexpr (!GATED)
+            if (grp + 2 < g1) load_input<BF16, false>(p, x, h, grp + 2, lt);  // x is free: prefetch
+
+        // Phase 2: the 256-point transforms of each slice, pointwise product, and back.
+        for (int s = warp; s < KINDS * kRows; s += 8) {
+            const int k = s / kRows, row = s % kRows, ka = row & (p.r1 - 1);
+            uint8_t* pre = ktile + k * kTileBytes;
+            uint8_t* pim = pre + kPlaneBytes;
+            const uint32_t off = phase2_off(lane, row);
+            uint32_t xr[2][2], xi[2][2];
+            load_tile_b(pre, pim, off, xr, xi);
+            Acc acc;
+            acc.zero();
+            left_mul<BF16, false>(acc, f16, xr, xi);            // stage B
+            twiddle<false>(acc, tw_bc + lane);
+            uint32_t ar[4], ai[4];
+            to_a<BF16>(acc, ar, ai);
+            acc.zero();
+            right_mul<BF16, false>(acc, ar, ai, f16);           // stage C
+            spectrum_product(acc, spec + (k * p.r1 + ka) * 64 + lane, scale);
+            to_a<BF16>(acc, ar, ai);
+            acc.zero();
+            right_mul<BF16, true>(acc, ar, ai, f16);            // stage C⁻¹
+            twiddle<true>(acc, tw_bc + lane);
+            to_a<BF16>(acc, ar, ai);
+            uint32_t br[2][2], bi[2][2];                         // transpose: [k_b][c] as B operand
+#pragma unroll
+            for (int j = 0; j < 2; ++j)
+#pragma unroll
+                for (int hh = 0; hh < 2; ++hh) {
+                    br[j][hh] = movmatrix_trans(ar[2 * j + hh]);
+                    bi[j][hh] = movmatrix_trans(ai[2 * j + hh]);
+                }
+            acc.zero();
+            left_mul<BF16, true>(acc, f16, br, bi);             // stage B⁻¹
+            // conj stage-A twiddle at (b, c), m = 16b + c: the chunk owner's table read transposed
+            // (chunk q = b, its row k_a is lane (k_a&7)·4 + t's row half k_a>>3).
+            const float4* ta = tw_a + k * 16 * 128 + (ka >> 3) * 32 + (ka & 7) * 4 + t;
+#pragma unroll
+            for (int hh = 0; hh < 2; ++hh)
+#pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    const float4 w4 = ta[(g + 8 * hh) * 128 + 2 * j * 32];
+                    const int c0 = 2 * hh;
+                    const float r0 = acc.re[j][c0], i0 = acc.im[j][c0], r1 = acc.re[j][c0 + 1], i1 = acc.im[j][c0 + 1];
+                    acc.re[j][c0] = r0 * w4.x + i0 * w4.y;
+                    acc.im[j][c0] = i0 * w4.x - r0 * w4.y;
+                    acc.re[j][c0 + 1] = r1 * w4.z + i1 * w4.w;
+                    acc.im[j][c0 + 1] = i1 * w4.z - r1 * w4.w;
+                }
+            store_tile<BF16>(acc, pre, pim, off);
+        }
+        half_barrier(half);
+
+        // Phase 1 inverse: stage A⁻¹, both kinds summed, straight to y.
+        long long out[2][2];
+#pragma unroll
+        for (int plane = 0; plane < 2; ++plane)
+#pragma unroll
+            for (int hh = 0; hh < 2; ++hh) out[plane][hh] = row_offset(p, h, grp, g + 8 * hh, plane);
+        for (int q = warp; q < 16; q += 8) {
+            const uint32_t off = phase1_off(lane, q);
+            Acc acc;
+            acc.zero();
+#pragma unroll
+            for (int k = 0; k < KINDS; ++k) {
+                uint32_t dr[2][2], di[2][2];
+                load_tile_b(ktile + k * kTileBytes, ktile + k * kTileBytes + kPlaneBytes, off, dr, di);
+                AFrag ga;
+                load_a(ga, mats + (4 + 4 * k) * 256, mats + (5 + 4 * k) * 256, lane);
+                left_mul<BF16, false>(acc, ga, dr, di);
+            }
+            store_output<BF16, GATED>(p, acc, out, q, lane);
+        }
+        // The next iteration's first barrier orders these tile reads before phase 1 rewrites them.
     }
+}
+
+template <bool BF16, int KINDS, bool GATED>
+cudaError_t launch(const Params& p, dim3 grid, cudaStream_t stream) {
+    const int smem = Layout<KINDS>::bytes;
+    auto kernel = monarch_v2_kernel<BF16, KINDS, GATED>;
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (err != cudaSuccess) return err;
+    kernel<<<grid, 512, smem, stream>>>(p);
+    return cudaGetLastError();
 }
 
 }  // namespace
 
-extern "C" int monarch_conv_launch(const void* u, const void* v, const void* w, void* y, const void* pairs,
-                                   const void* scale, const void* pair_pos, const void* mats, int batch, int channels, int n,
-                                   int causal, int bf16, int stages, int r0, int r1, int r2, int r3,
-                                   int seqs_per_block, int threads, void* stream) {
+extern "C" int monarch_v2_launch(const void* u, const void* v, const void* w, void* y, const void* mats,
+                                 const void* tw_a, const void* tw_bc, const void* spec, const void* scale,
+                                 long long batch, long long channels, int n, int causal, int bf16,
+                                 int groups_per_cta, void* stream) {
     Params p{};
     p.u = static_cast<const uint16_t*>(u);
     p.v = static_cast<const uint16_t*>(v);
     p.w = static_cast<const uint16_t*>(w);
     p.y = static_cast<uint16_t*>(y);
-    p.pairs = static_cast<const uint2*>(pairs);
-    p.scale = static_cast<const float*>(scale);
-    p.pair_pos = static_cast<const uint32_t*>(pair_pos);
     p.mats = static_cast<const uint16_t*>(mats);
+    p.tw_a = static_cast<const float4*>(tw_a);
+    p.tw_bc = static_cast<const float4*>(tw_bc);
+    p.spec = static_cast<const uint4*>(spec);
+    p.scale = static_cast<const float*>(scale);
     p.batch = batch;
     p.channels = channels;
     p.n = n;
-    p.gated = v != nullptr;
-    p.m = causal ? n : n / 2;
-    p.pi_over_m = 3.14159265358979f / float(p.m);
-    const int radix[kMaxStages] = {r0, r1, r2, r3};
-    if (!p.plan.init(p.m, radix, stages, causal)) return int(cudaErrorInvalidValue);
-    if (n % 8 != 0 || seqs_per_block > kMaxSeqsPerBlock) return int(cudaErrorInvalidValue);
-    p.seqs_per_block = seqs_per_block;
-    p.log_m = __builtin_ctz(p.m);
-    p.log_vec = __builtin_ctz(n / 8);
-    const int rows = batch * channels;
-    const size_t smem = size_t(4) * p.m * seqs_per_block;
-    const dim3 grid((rows + seqs_per_block - 1) / seqs_per_block);
+    if (n < kCols || n > kRows * kCols || (n & (n - 1)) || groups_per_cta < 1 || channels > 65535 ||
+        (v == nullptr) != (w == nullptr))
+        return int(cudaErrorInvalidValue);
+    p.r1 = n / kCols;
+    p.log_r1 = __builtin_ctz(p.r1);
+    p.jobs = kRows / p.r1;
+    p.pairs = int((batch + 1) / 2);
+    p.groups = (p.pairs + p.jobs - 1) / p.jobs;
+    p.groups_per_cta = groups_per_cta;
+    const dim3 grid((p.groups + groups_per_cta - 1) / groups_per_cta, unsigned(channels));
     cudaStream_t s = static_cast<cudaStream_t>(stream);
+    const bool gated = v != nullptr;
     cudaError_t err;
     if (bf16) {
-        err = cudaFuncSetAttribute(monarch_conv_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-        if (err != cudaSuccess) return int(err);
-        monarch_conv_kernel<true><<<grid, threads, smem, s>>>(p);
+        if (causal) err = gated ? launch<true, 2, true>(p, grid, s) : launch<true, 2, false>(p, grid, s);
+        else err = gated ? launch<true, 1, true>(p, grid, s) : launch<true, 1, false>(p, grid, s);
     } else {
-        err = cudaFuncSetAttribute(monarch_conv_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-        if (err != cudaSuccess) return int(err);
-        monarch_conv_kernel<false><<<grid, threads, smem, s>>>(p);
+        if (causal) err = gated ? launch<false, 2, true>(p, grid, s) : launch<false, 2, false>(p, grid, s);
+        else err = gated ? launch<false, 1, true>(p, grid, s) : launch<false, 1, false>(p, grid, s);
     }
-    return int(cudaGetLastError());
+    return int(err);
 }

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import torch
 
-from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch
+from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch, hopper_reason
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
-from kernels.monarch_cuda import _dft_operands, _requires, swizzle
-from kernels.monarch_cuda.twin import size_reason, twin_prepared
+from kernels.monarch_long.stage_plan import dft_operands, swizzle
+from kernels.twins import size_reason, twin_prepared
 from kernels.monarch_long.plan import LongPlan
 from kernels.monarch_long.twin import COMPUTE_DTYPE, LongTwin
 
 HERE = Path(__file__).parent
 LIBRARY = CudaLibrary("monarch_long", sources=(HERE / "long.cu", *COMMON_SOURCES),
-                      headers=(HERE.parent / "monarch_cuda" / "stages.cuh",))
+                      headers=(HERE / "stages.cuh",))
 
 SEQLENS = (65536, 4194304)
 TWIN_SEQLENS = (16384, 4194304)  # the twin also runs the decomposition below the CUDA range (N1 = N2 = 128 at 16K causal)
@@ -110,7 +110,7 @@ def _kernel_tables(plan: LongPlan, device) -> dict[str, torch.Tensor]:
 
 @register_backend(
     "monarch_long", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
-    features={"gating", "partial", "freq_sparse"}, device="cuda", requires=_requires, supports=_plan_reason,
+    features={"gating", "partial", "freq_sparse"}, device="cuda", requires=hopper_reason, supports=_plan_reason,
     flops=executed_flops,
 )
 def monarch_long(problem: Problem, inputs, config: LaunchConfig | None = None) -> Prepared:
@@ -120,7 +120,7 @@ def monarch_long(problem: Problem, inputs, config: LaunchConfig | None = None) -
     cols, slots, group_rows, threads = (config or LaunchConfig()).resolve(plan, problem.rows)
     pairs, scale = plan.pair_spectrum(problem, inputs.k.to(device))
     tables = _kernel_tables(plan, device)
-    mats = _dft_operands(plan.outer, COMPUTE_DTYPE).to(device)
+    mats = dft_operands(plan.outer, COMPUTE_DTYPE).to(device)
     T = torch.empty(group_rows, plan.m, dtype=torch.int32, device=device)
     u, v, w, out = inputs.u.contiguous(), inputs.v, inputs.w, inputs.out
     v, w = (None if t is None else t.contiguous() for t in (v, w))

@@ -1,5 +1,5 @@
 // Long-range Monarch FFT convolution (N = 64K … 4M) on tensor cores: three passes over HBM per
-// group of sequences (sm_90a, mma.sync through the stage engine of kernels/monarch_cuda/stages.cuh).
+// group of sequences (sm_90a, mma.sync through the stage engine of kernels/monarch_long/stages.cuh).
 //
 // Decomposition (kernels/monarch_long/plan.py is the reference, twin.py its CPU twin): the folded
 // M-point transform (z[m] = x[2m] + i·x[2m+1], M = F/2) as M = N1·N2, m = N2·m1 + m2,
@@ -18,7 +18,7 @@
 // small enough for T to stay in L2 measured slower, the passes being bound by instruction
 // issue, not HBM — NOTES.md).
 // Partial (K < N) and frequency-sparse problems run dense: no work is skipped.
-#include "../monarch_cuda/stages.cuh"
+#include "stages.cuh"
 
 namespace {
 

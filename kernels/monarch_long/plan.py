@@ -1,7 +1,7 @@
 """The long-range Monarch decomposition: one M-point transform split into an outer and an inner
 transform that meet in HBM, shared by the CUDA passes (long.cu) and their CPU twin (twin.py).
 
-M = F/2 folded complex points (kernels/monarch_cuda/plan.py has the folding and the pair map),
+M = F/2 folded complex points (stage_plan.py has the folding and the pair map),
 M = N1·N2, position m = N2·m1 + m2, frequency k = k1 + N1·k2 (four-step FFT):
   pass A (outer forward), per column m2:  T[p1(k1)][m2] = W_M^{m2·k1} · DFT_N1(z[N2·m1 + m2])[k1]
   pass B (inner), per pair of rows:       DFT_N2 over m2, pair map on bins (k, M-k), inverse DFT_N2
@@ -30,7 +30,7 @@ import torch
 
 from fftbench.inputs import kernel_spectrum
 from fftbench.problem import Problem
-from kernels.monarch_cuda.plan import Plan, radices_for
+from kernels.monarch_long.stage_plan import Plan, radices_for
 
 MIN_FACTOR, MAX_INNER = 128, 16384  # the stage engine's smallest transform; a pass-B pair slot
 # of 2·N2 points must fit in shared memory (8·N2 bytes)

@@ -12,8 +12,8 @@ import torch
 
 from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
-from kernels.monarch_cuda.plan import pair_coefficients
-from kernels.monarch_cuda.twin import PairMap, StageTwin, fold, round_to, run_rows, unfold
+from kernels.monarch_long.stage_plan import pair_coefficients
+from kernels.monarch_long.stage_twin import PairMap, StageTwin, fold, round_to, run_rows, unfold
 from kernels.monarch_long.plan import LongPlan
 
 COMPUTE_DTYPE = torch.float16  # long.cu: kComputeBf16 = false

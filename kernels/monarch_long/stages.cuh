@@ -7,7 +7,7 @@
 // mma.sync (fp32 accumulation), multiplies by the twiddle W_{L_j}^{k·lo} in fp32 (SFU sin/cos from
 // the exact integer angle) and rounds to the dtype in place; after all stages position Σ k_j·S_j
 // holds Z[k_1 + r_1·k_2 + …]/√M (digit reversed). The inverse runs the conjugate stages in reverse
-// order. kernels/monarch_cuda/plan.py is the reference, twin.py executes it on the CPU.
+// order. kernels/monarch_long/stage_plan.py is the reference, stage_twin.py executes it on the CPU.
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
