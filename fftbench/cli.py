@@ -68,11 +68,13 @@ def list_everything(has_cuda: bool) -> str:
     for name in available_suites():
         lines.append(f"  {name:<10} {load_suite(name).description}")
     lines.append("backends:")
-    for b in load_backends().values():
+    backends = load_backends().values()
+    width = max(len(b.name) for b in backends)
+    for b in backends:
         why = b.unavailable_reason(has_cuda)
         state = "available" if why is None else f"unavailable: {why}"
         caps = f"{','.join(b.dtypes)} {','.join(b.modes)} N∈[{b.seqlen_min},{b.seqlen_max}]"
-        lines.append(f"  {b.name:<18} [{b.family}] {caps} — {state}\n      {b.description}")
+        lines.append(f"  {b.name:<{width}} [{b.family}] {caps} — {state}\n      {b.description}")
     return "\n".join(lines)
 
 

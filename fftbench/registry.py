@@ -25,7 +25,12 @@ BACKEND_MODULES = (
     "kernels.monarch_long",
     "kernels.cufftdx_fused",
     "kernels.triton_monarch",
+    "kernels.peers.flashfftconv",
+    "kernels.peers.thunderkittens_fftconv",
 )
+
+# Published kernels that are not ours (kernels/peers/): the reference points a report draws apart.
+PEER_FAMILY = "peers"
 
 
 @dataclasses.dataclass

@@ -11,9 +11,11 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullFormatter
 
+from fftbench.registry import PEER_FAMILY
 from fftbench.report.frames import BASELINE_BACKEND, DTYPE_ORDER, MODE_ORDER, iter_series, ordered
 
 # Applied with matplotlib.rc_context around drawing and saving (never globally, at import).
@@ -93,9 +95,29 @@ def _log2_y(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _line(ax, x, y, backend: str, label: str, colors) -> None:
-    """A series: the backend's colour, dashed when gated."""
-    ax.plot(x, y, marker="o", ms=3, color=colors[backend], label=label, ls="--" if label.endswith("gated") else "-")
+def _is_peer(s) -> bool:
+    return "family" in s and bool(s["family"].eq(PEER_FAMILY).any())
+
+
+def _series_style(s, label: str, color: str) -> tuple[str, dict]:
+    """(label, line style) of a series. Ours: the backend's colour, dashed when gated. A peer (a
+    published kernel, the registry's PEER_FAMILY) is a reference line: greyed colour, dashed
+    (dotted when gated), hollow markers; one that transforms k on every call says so."""
+    gated = bool(s["gated"].any())
+    if not _is_peer(s):
+        return label, {"color": color, "ls": "--" if gated else "-"}
+    if s["precomputed_spectrum"].eq(False).any():
+        label += " (k transformed per call)"
+    # A grey tinted by the backend's colour: two peers still differ, and none looks like one of ours.
+    greyed = to_hex(0.35 * np.array(to_rgb(color)) + 0.65 * 0.6)
+    return label, {"color": greyed, "ls": ":" if gated else "--", "mfc": "none"}
+
+
+def _line(ax, s, column: str, backend: str, label: str, colors) -> str:
+    """Plot s[column] against N; returns the colour used (for the series' band)."""
+    label, style = _series_style(s, label, colors[backend])
+    ax.plot(s["seqlen"], s[column], marker="o", ms=3, label=label, **style)
+    return style["color"]
 
 
 def _legend(fig) -> Figure:
@@ -120,8 +142,8 @@ def runtime_vs_n(df, meta, colors):
     fig, panels = _dtype_mode_panels(data)
     for ax, panel in panels:
         for label, backend, s in iter_series(panel):
-            _line(ax, s["seqlen"], s["t_p50_us"], backend, label, colors)
-            ax.fill_between(s["seqlen"], s["t_p20_us"], s["t_p80_us"], color=colors[backend], alpha=0.2, lw=0)
+            color = _line(ax, s, "t_p50_us", backend, label, colors)
+            ax.fill_between(s["seqlen"], s["t_p20_us"], s["t_p80_us"], color=color, alpha=0.2, lw=0)
         _log2_x(ax)
         _log_y(ax)
         ax.set_ylabel("time p50 (µs), band p20–p80")
@@ -137,8 +159,8 @@ def speedup_vs_n(df, meta, colors):
     for ax, panel in panels:
         ax.axhline(1.0, color=colors.get(BASELINE_BACKEND, "k"), lw=1, label=f"{BASELINE_BACKEND} (= 1)")
         for label, backend, s in iter_series(panel):
-            _line(ax, s["seqlen"], s["speedup"], backend, label, colors)
-            ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
+            color = _line(ax, s, "speedup", backend, label, colors)
+            ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=color, alpha=0.2, lw=0)
         _log2_x(ax)
         _log2_y(ax)
         ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
@@ -154,7 +176,7 @@ def hbm_floor_vs_n(df, meta, colors):
     for ax, panel in panels:
         ax.axhline(1.0, color="grey", lw=1, ls=":")
         for label, backend, s in iter_series(panel):
-            _line(ax, s["seqlen"], s["frac_hbm_floor"], backend, label, colors)
+            _line(ax, s, "frac_hbm_floor", backend, label, colors)
         _log2_x(ax)
         ax.set_ylim(0, max(1.05, float(panel["frac_hbm_floor"].max()) * 1.05))
         ax.set_ylabel("fraction of HBM floor (1 = memory bound)")
@@ -174,9 +196,11 @@ def roofline(df, meta, colors):
         panel = data[data["dtype"] == dtype]
         for backend, s in panel.groupby("backend"):
             dense, sparse = s[s["dense"]], s[~s["dense"]]
-            ax.scatter(dense["arith_intensity"], dense["tflops"], s=12, color=colors[backend], label=backend)
+            label, style = _series_style(s, backend, colors[backend])
+            ax.scatter(dense["arith_intensity"], dense["tflops"], s=12, color=style["color"], label=label,
+                       marker="D" if _is_peer(s) else "o")
             ax.scatter(sparse["arith_intensity"], sparse["tflops"], s=12, facecolors="none",
-                       edgecolors=colors[backend], label=f"{backend} partial/sparse" if len(sparse) else None)
+                       edgecolors=style["color"], label=f"{label} partial/sparse" if len(sparse) else None)
         x = np.geomspace(panel["arith_intensity"].min() / 2, panel["arith_intensity"].max() * 4, 64)
         roofs = []
         if copy_gbps:
@@ -210,8 +234,9 @@ def error_vs_n(df, meta, colors):
             ax.axhline(budget, color="red", lw=1, ls=":", label=f"{dtype} budget {budget:.1e}")
         for mode, by_mode in panel[panel["dense"]].groupby("mode"):
             for label, backend, s in iter_series(by_mode):
+                label, style = _series_style(s, label, colors[backend])
                 ax.plot(s["seqlen"], s["rel_l2_err"], marker="o" if mode == "causal" else "s", ms=3,
-                        ls="--" if label.endswith("gated") else "-", color=colors[backend], label=f"{label} · {mode}")
+                        label=f"{label} · {mode}", **style)
         wrong = panel[panel["status"] == "wrong"]
         if not wrong.empty:
             ax.scatter(wrong["seqlen"], wrong["rel_l2_err"], marker="x", s=40, color="red", zorder=5, label="wrong")
