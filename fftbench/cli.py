@@ -6,6 +6,9 @@
     fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long]
     fftbench compare BASELINE CURRENT [...]
     fftbench --suite smoke --gate BASELINE_RUN_DIR
+    fftbench --suite seqlen --gpus all | --shard I/N      (see fftbench.shard, fftbench.lanes)
+    fftbench merge RUN_DIR... --out DIR
+    fftbench submit --executor slurm|local --shards N [run flags]
 
 Bad input (unknown suite or backend, malformed suite, impossible problem, unwritable output
 directory, a --resume that disagrees with the run) is one line on stderr and exit code 2, never a
@@ -22,6 +25,7 @@ from fftbench import badinput, environment
 from fftbench.compare import BadInput
 from fftbench.problem import DTYPES, MODES, ProblemError
 from fftbench.results import RUN_FILE, export_tables, load_run, write_run_meta
+from fftbench.shard import ShardError
 from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen, suite_path
 
 RUNS_DIR = environment.REPO_ROOT / "reports" / "runs"
@@ -57,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recalibrate", action="store_true", help="re-measure the device's copy and matmul ceilings")
     p.add_argument("--profile", nargs="?", const="all", metavar="SEQLENS",
                    help="after the run, re-run its ok points under Nsight Compute (all, or e.g. 1K,4K,1M)")
+    p.add_argument("--gpus", metavar="all|0,1", help="one worker per GPU (nvidia-smi indices), tasks split over them")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I (0..N-1) of N of the suite's points")
     return p
 
 
@@ -213,7 +219,9 @@ def _cpu_note(args, suite, problems) -> str:
 def run(args) -> int:
     import torch
 
+    from fftbench import shard
     from fftbench.calibration import calibration
+    from fftbench.gpus import pick_gpus, visible_gpus
     from fftbench.runner import RunSpec, Sweep
     from fftbench.summary import summary_table
 
@@ -228,6 +236,10 @@ def run(args) -> int:
     problems = suite.points(cpu_sized=cpu_sized, overrides=overrides)
     if cpu_sized and suite.cpu:
         print(_cpu_note(args, suite, problems), file=sys.stderr)
+    shard_spec = args.shard or (meta or {}).get("shard")  # a resumed shard keeps its partition
+    if shard_spec:
+        problems = shard.select(problems, shard_spec)
+    gpus = pick_gpus(args.gpus, visible_gpus() if device == "cuda" else [])
     if meta is None:
         git = environment.git_info()
         run_dir = _new_run_dir(args, suite.name, git)
@@ -238,9 +250,12 @@ def run(args) -> int:
             "calibration": calibration(torch.device(device), refresh=args.recalibrate),
             "budgets": suite.budgets, "gate": suite.gate, "cpu_sized": cpu_sized, "env_samples": [],
         }
+        if shard_spec:
+            meta["shard"] = "{}/{}".format(*shard.parse_shard(shard_spec))
     write_run_meta(run_dir, meta)
     sweep = Sweep(RunSpec(suite=suite, problems=problems, backends=backends, device=device,
-                          run_dir=run_dir, run_meta=meta, point_timeout_s=args.point_timeout))
+                          run_dir=run_dir, run_meta=meta, point_timeout_s=args.point_timeout,
+                          gpus=gpus, pin=args.gpus is not None))
     try:
         sweep.run()
     finally:
@@ -297,6 +312,14 @@ def main(argv: list[str] | None = None) -> int:
             return compare.main(argv[1:])
         if argv[:1] == ["profile"]:
             return profile_command(argv[1:])
+        if argv[:1] == ["merge"]:
+            from fftbench import merge
+
+            return merge.main(argv[1:])
+        if argv[:1] == ["submit"]:
+            from fftbench import submit
+
+            return submit.main(argv[1:])
         if argv[:1] == ["report"]:
             if len(argv) != 2 or not (Path(argv[1]) / RUN_FILE).exists():
                 raise CliError("usage: fftbench report RUN_DIR (a directory holding run.json and results.jsonl)")
@@ -309,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             print(list_everything(torch.cuda.is_available()))
             return 0
         return run(args)
-    except (CliError, SuiteError, ProblemError, BadInput) as err:
+    except (CliError, SuiteError, ProblemError, BadInput, ShardError) as err:
         return badinput.report(str(err))
     except KeyboardInterrupt:
         print("fftbench: interrupted; finished rows are saved (use --resume RUN_DIR)", file=sys.stderr)

@@ -108,6 +108,13 @@ def nvml_handle(nvml, device: int | None = None):
     return None
 
 
+def nvml_index(device: int) -> int | None:
+    """nvidia-smi's (NVML's) index of CUDA's device `device`; None without NVML."""
+    nvml = _nvml()
+    handle = nvml_handle(nvml, device) if nvml is not None else None
+    return None if handle is None else nvml.nvmlDeviceGetIndex(handle)
+
+
 def gpu_state(device: int | None = None) -> dict:
     """Clocks, power, temperature and slowdown reasons of CUDA's device right now; {} without NVML."""
     nvml = _nvml() if torch.cuda.is_available() else None

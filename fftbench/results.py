@@ -40,6 +40,8 @@ COLUMNS = (
     "arith_intensity",
     # machine state around the point
     "sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttled", "throttle_reasons",
+    # the GPU the worker ran on: nvidia-smi index and UUID (--gpus runs one worker per GPU)
+    "gpu_index", "gpu_uuid",
     # kernels one call launches, with their device times (torch.profiler; GPU only)
     "n_kernels", "kernels",
     # backend-specific facts (decomposition, autotuned config, ...)
