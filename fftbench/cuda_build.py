@@ -84,6 +84,7 @@ class CudaLibrary:
 
 
 COMMON_SOURCES = (Path(__file__).resolve().parent.parent / "kernels" / "common" / "errors.cu",)
+COMMON_HEADERS = (Path(__file__).resolve().parent.parent / "kernels" / "common" / "half2.cuh",)
 
 
 def hopper_reason() -> str | None:
@@ -95,8 +96,8 @@ def hopper_reason() -> str | None:
     if not torch.cuda.is_available():
         return "needs a CUDA GPU; none is visible"
     major, minor = torch.cuda.get_device_capability()
-    if major != 9:
-        return f"needs compute capability 9.x (sm_90a); this GPU is {major}.{minor}"
+    if (major, minor) != (9, 0):
+        return f"built for sm_90a (H100/H200); this GPU is sm_{major}{minor}"
     return None
 
 

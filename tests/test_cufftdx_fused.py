@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import kernels.cufftdx_fused as cf
+from fftbench import cuda_build
 from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import DEFAULT_BUDGETS, check_call, checked_rows, reference
@@ -54,9 +55,9 @@ def test_env_var_with_full_tree_is_accepted(monkeypatch, tmp_path, fresh_header_
 def test_missing_nvcc_and_gpu_are_reported(monkeypatch, tmp_path, fresh_header_lookup):
     include = _mathdx_tree(tmp_path)
     monkeypatch.setenv(build.ENV_INCLUDE, str(include))
-    monkeypatch.setattr(cf, "nvcc_path", lambda: None)
+    monkeypatch.setattr(cuda_build, "nvcc_path", lambda: None)
     assert "nvcc" in cf.unavailable_reason()
-    monkeypatch.setattr(cf, "nvcc_path", lambda: "/usr/bin/nvcc")
+    monkeypatch.setattr(cuda_build, "nvcc_path", lambda: "/usr/bin/nvcc")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert "GPU" in cf.unavailable_reason()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

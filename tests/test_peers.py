@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fftbench import cuda_build
 from fftbench.cli import _select_backends
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
@@ -209,9 +210,9 @@ def test_thunderkittens_says_why_it_is_unavailable(monkeypatch, tmp_path):
     monkeypatch.setenv(tk.ENV_ROOT, str(tmp_path))
     assert tk.SOURCE in tk.unavailable_reason()
     _tk_tree(tmp_path)
-    monkeypatch.setattr(tk, "nvcc_path", lambda: None)
+    monkeypatch.setattr(cuda_build, "nvcc_path", lambda: None)
     assert "nvcc" in tk.unavailable_reason()
-    monkeypatch.setattr(tk, "nvcc_path", lambda: "/usr/bin/nvcc")
+    monkeypatch.setattr(cuda_build, "nvcc_path", lambda: "/usr/bin/nvcc")
     monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: False)
     assert "ninja" in tk.unavailable_reason()
     monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: True)

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from fftbench.cuda_build import CudaLibrary, check_launch, nvcc_path
+from fftbench.cuda_build import CudaLibrary, check_launch, hopper_reason
 from fftbench.inputs import Inputs, kernel_spectrum
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
@@ -28,14 +28,7 @@ def unavailable_reason() -> str | None:
     _, reason = mathdx_include_dirs()
     if reason:
         return reason
-    if nvcc_path() is None:
-        return "nvcc not found (set CUDA_HOME or put nvcc on PATH)"
-    if not torch.cuda.is_available():
-        return "needs a CUDA GPU; none is visible"
-    major, minor = torch.cuda.get_device_capability()
-    if (major, minor) != (9, 0):
-        return f"built for sm_90a (H100/H200); this GPU is sm_{major}{minor}"
-    return None
+    return hopper_reason()
 
 
 def unsupported_reason(problem: Problem) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch, hopper_reason
+from fftbench.cuda_build import COMMON_HEADERS, COMMON_SOURCES, CudaLibrary, check_launch, hopper_reason
 from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
@@ -23,7 +23,8 @@ from kernels.monarch_cuda.twin import Twin
 from kernels.twins import size_reason, twin_prepared
 from kernels.monarch_long.stage_twin import Twin as V4Twin
 
-LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES))
+LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES),
+                      headers=COMMON_HEADERS)
 
 SEQLENS = (V2_SEQLENS[0], 32768)
 TWIN_MAX_ELEMENTS = 1 << 22

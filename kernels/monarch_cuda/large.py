@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch
+from fftbench.cuda_build import COMMON_HEADERS, COMMON_SOURCES, CudaLibrary, check_launch
 from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
 from fftbench.registry import Prepared
@@ -17,7 +17,7 @@ from kernels.monarch_long.stage_plan import Plan, dft_operands, swizzle
 
 HERE = Path(__file__).parent
 LIBRARY = CudaLibrary("monarch_cuda_v4", sources=(HERE / "monarch_v4.cu", *COMMON_SOURCES),
-                      headers=(HERE.parent / "monarch_long" / "stages.cuh",))
+                      headers=(HERE.parent / "monarch_long" / "stages.cuh", *COMMON_HEADERS))
 
 
 def executed_flops(problem: Problem) -> float:

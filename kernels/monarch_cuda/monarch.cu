@@ -28,6 +28,7 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include "../common/half2.cuh"
 
 namespace {
 
@@ -53,15 +54,7 @@ struct Params {
 };
 
 // ---- fp16/bf16 helpers ------------------------------------------------------------------------
-template <bool BF16> __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-    if constexpr (BF16) {
-        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&v);
-    } else {
-        __half2 v = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&v);
-    }
-}
+using fftbench::pack2;
 template <bool BF16> __device__ __forceinline__ uint32_t mul2(uint32_t a, uint32_t b) {
     if constexpr (BF16) {
         __nv_bfloat162 r = __hmul2(*reinterpret_cast<__nv_bfloat162*>(&a), *reinterpret_cast<__nv_bfloat162*>(&b));

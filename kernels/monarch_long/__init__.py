@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch, hopper_reason
+from fftbench.cuda_build import COMMON_HEADERS, COMMON_SOURCES, CudaLibrary, check_launch, hopper_reason
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.monarch_long.stage_plan import dft_operands, swizzle
@@ -22,7 +22,7 @@ from kernels.monarch_long.twin import COMPUTE_DTYPE, LongTwin
 
 HERE = Path(__file__).parent
 LIBRARY = CudaLibrary("monarch_long", sources=(HERE / "long.cu", *COMMON_SOURCES),
-                      headers=(HERE / "stages.cuh",))
+                      headers=(HERE / "stages.cuh", *COMMON_HEADERS))
 
 SEQLENS = (65536, 4194304)
 TWIN_SEQLENS = (16384, 4194304)  # the twin also runs the decomposition below the CUDA range (N1 = N2 = 128 at 16K causal)

@@ -13,6 +13,7 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include "../common/half2.cuh"
 
 namespace monarch {
 
@@ -51,15 +52,7 @@ template <bool BF16> __device__ __forceinline__ uint16_t from_f(float x) {
     if constexpr (BF16) return __bfloat16_as_ushort(__float2bfloat16_rn(x));
     else return __half_as_ushort(__float2half_rn(x));
 }
-template <bool BF16> __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-    if constexpr (BF16) {
-        __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&v);
-    } else {
-        __half2 v = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&v);
-    }
-}
+using fftbench::pack2;
 
 // Position → shared-memory element index: XOR of all 3-bit groups of the 16-byte chunk index into
 // its low 3 bits (bank group), so 8 rows at any power-of-two chunk stride hit 8 distinct groups.

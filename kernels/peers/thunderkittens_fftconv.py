@@ -23,7 +23,7 @@ from types import ModuleType
 
 import torch
 
-from fftbench.cuda_build import nvcc_path
+from fftbench.cuda_build import hopper_reason
 from fftbench.inputs import Inputs
 from fftbench.problem import Problem
 from fftbench.registry import PEER_FAMILY, Prepared, register_backend
@@ -54,16 +54,9 @@ def unavailable_reason() -> str | None:
     if root is None:
         return (f"{ENV_ROOT} is not set: name a ThunderKittens checkout holding include/, prototype/ and "
                 "kernels/fftconv/ (tools/device/peers.sh unpacks one)")
-    if nvcc_path() is None:
-        return "nvcc not found (set CUDA_HOME or put nvcc on PATH)"
     if not is_ninja_available():
         return "ninja not found (torch.utils.cpp_extension builds with it)"
-    if not torch.cuda.is_available():
-        return "needs a CUDA GPU; none is visible"
-    major, minor = torch.cuda.get_device_capability()
-    if (major, minor) != (9, 0):
-        return f"wgmma/TMA kernel for sm_90a (H100/H200); this GPU is sm_{major}{minor}"
-    return None
+    return hopper_reason()
 
 
 def unsupported_reason(problem: Problem) -> str | None:
