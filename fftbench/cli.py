@@ -1,6 +1,6 @@
 """Command line: run a suite (default), list suites and backends, render a report, compare runs.
 
-    fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal]
+    fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal] [--passes fwd,bwd]
     fftbench --list
     fftbench report RUN_DIR
     fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long]
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from fftbench import environment
-from fftbench.problem import DTYPES, MODES, ProblemError
+from fftbench.problem import DTYPES, MODES, PASSES, ProblemError
 from fftbench.results import RUN_FILE, export_tables, load_run, write_run_meta
 from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtypes", help=f"replace the suite's dtypes ({','.join(DTYPES)})")
     p.add_argument("--seqlens", help="replace the suite's sequence lengths, e.g. 1K,4K,1M")
     p.add_argument("--modes", help=f"replace the suite's modes ({','.join(MODES)})")
+    p.add_argument("--passes", help=f"replace the suite's passes ({','.join(PASSES)}): forward, backward, a training step")
     p.add_argument("--list", action="store_true", help="list suites and backends (with availability) and exit")
     p.add_argument("--out", type=Path, help="run directory (default reports/runs/<suite>-<time>-<commit>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a killed run, skipping finished rows")
@@ -64,7 +65,7 @@ def list_everything(has_cuda: bool) -> str:
     for b in load_backends().values():
         why = b.unavailable_reason(has_cuda)
         state = "available" if why is None else f"unavailable: {why}"
-        caps = f"{','.join(b.dtypes)} {','.join(b.modes)} N∈[{b.seqlen_min},{b.seqlen_max}]"
+        caps = f"{','.join(b.dtypes)} {','.join(b.modes)} {','.join(b.passes)} N∈[{b.seqlen_min},{b.seqlen_max}]"
         lines.append(f"  {b.name:<18} [{b.family}] {caps} — {state}\n      {b.description}")
     return "\n".join(lines)
 
@@ -96,6 +97,11 @@ def _axis_overrides(args) -> dict:
         if bad:
             raise CliError(f"--modes: unknown {', '.join(bad)} (have {', '.join(MODES)})")
         over["mode"] = _csv(args.modes)
+    if args.passes:
+        bad = [m for m in _csv(args.passes) if m not in PASSES]
+        if bad:
+            raise CliError(f"--passes: unknown {', '.join(bad)} (have {', '.join(PASSES)})")
+        over["pass"] = _csv(args.passes)
     if args.seqlens:
         over["seqlen"] = [parse_seqlen(s) for s in _csv(args.seqlens)]
     return over

@@ -33,7 +33,7 @@ import math
 import sys
 from pathlib import Path
 
-from fftbench.results import KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION
+from fftbench.results import KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION, with_legacy_defaults
 
 BASELINE_BACKEND = "torch_fft"
 FAILED = frozenset({"wrong", "error", "oom", "timeout"})
@@ -136,6 +136,8 @@ def load_side(path: str | Path, role: str) -> Run:
             row = json.loads(line)
         except json.JSONDecodeError:
             raise BadInput(f"{role} {results}:{number}: not a JSON row") from None
+        if isinstance(row, dict):
+            row = with_legacy_defaults(row)
         if not isinstance(row, dict) or any(c not in row for c in MATCH_COLUMNS + ("status",)):
             raise BadInput(f"{role} {results}:{number}: not a results row (missing key columns)")
         if row.get("schema_version") != SCHEMA_VERSION:
@@ -253,6 +255,8 @@ def _point_label(row: dict) -> str:
         parts.append("gated")
     if row.get("freq_sparsity"):
         parts.append(f"fsparse={row['freq_sparsity']:g}")
+    if row.get("pass", "fwd") != "fwd":
+        parts.append(row["pass"])
     return " ".join(parts)
 
 

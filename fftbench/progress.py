@@ -12,6 +12,7 @@ def describe(row: dict) -> str:
         f" K={row['kernel_len']}" if row["kernel_len"] != row["seqlen"] else "",
         " gated" if row["gated"] else "",
         f" fsparse={row['freq_sparsity']:g}" if row["freq_sparsity"] else "",
+        f" {row['pass']}" if row.get("pass", "fwd") != "fwd" else "",
     ])
     text = f"{row['backend']:<18} {shape:>16} {row['dtype']} {row['mode']:<8}{extras}  {row['status']:<11}"
     if row.get("t_p50_us") is not None:

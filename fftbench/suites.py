@@ -1,7 +1,7 @@
 """Suites are TOML files in suites/: named axes whose product is the set of points.
 
     [axes]              seqlen = {pow2 = [8, 22]} or a list; dtype, mode, gated,
-                        kernel_frac (K/N), freq_sparsity: lists
+                        kernel_frac (K/N), freq_sparsity, pass (fwd, bwd, fwd_bwd): lists
     [shape]             elements = B·H·N kept constant across N (equal work per point),
                         channels = H, max_batch; overrides = [{seqlen, batch, channels}, ...]
     [cpu]               axes/shape tables that replace the above when no GPU is present, so the
@@ -24,8 +24,9 @@ from fftbench.reference import DEFAULT_BUDGETS
 from fftbench.timing import TimingOptions
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-AXES = ("seqlen", "dtype", "mode", "gated", "kernel_frac", "freq_sparsity")
-_AXIS_DEFAULTS = {"dtype": ["fp16"], "mode": ["causal"], "gated": [False], "kernel_frac": [1.0], "freq_sparsity": [0.0]}
+AXES = ("seqlen", "dtype", "mode", "gated", "kernel_frac", "freq_sparsity", "pass")
+_AXIS_DEFAULTS = {"dtype": ["fp16"], "mode": ["causal"], "gated": [False], "kernel_frac": [1.0], "freq_sparsity": [0.0],
+                  "pass": ["fwd"]}
 
 
 class SuiteError(ValueError):
@@ -99,7 +100,8 @@ class Suite:
             try:
                 problems.append(Problem(batch=batch, channels=channels, seqlen=n, dtype=values["dtype"],
                                         mode=values["mode"], kernel_len=None if k == n else k,
-                                        gated=values["gated"], freq_sparsity=values["freq_sparsity"]))
+                                        gated=values["gated"], freq_sparsity=values["freq_sparsity"],
+                                        pass_=values["pass"]))
             except ProblemError as err:
                 raise SuiteError(f"suite {self.name}: {err}") from None
         return problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "freq_sparsity"]
+POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "freq_sparsity", "pass"]
 
 
 def _cell(row, base_us) -> str:

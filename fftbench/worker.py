@@ -2,7 +2,8 @@
 
 The runner starts one worker per backend (and a fresh one after a crash), so a CUDA fault, a
 segfault or an abort costs only the point that caused it. For each point the worker draws fresh
-random inputs, computes the float64 reference for a spread of rows, runs the baseline backend at
+random inputs, computes the float64 references for a spread of rows (of every output the pass
+produces: y, or the gradients du, dk, dv, dw; gradients.Checker), runs the baseline backend at
 the same dtype (for err_ratio), prepares the backend (setup, outside any timing), makes one cold
 call into a NaN-poisoned output, checks it, and only if it is within budget times it — then checks
 the output again, since an error that moves between runs is a race.
@@ -19,7 +20,7 @@ from fftbench import environment
 from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, measure_error, reference
+from fftbench.gradients import Checker
 from fftbench.registry import Backend, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
@@ -69,12 +70,11 @@ class PointMeasurer:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 
-    def _baseline_error(self, problem: Problem, inputs, ref, rows) -> float | None:
+    def _baseline_error(self, problem: Problem, inputs, check: Checker) -> float | None:
         b = self.baseline
         if b is None or b is self.backend or b.unsupported_reason(problem) or b.unavailable_reason(self.device.type == "cuda"):
             return None
-        out = b.prepare(problem, inputs).run()
-        return measure_error(problem, out, ref, rows).rel_l2_err
+        return check(b.prepare(problem, inputs).run()).overall.rel_l2_err
 
     def _time(self, run) -> TimingStats:
         if self.gpu_timer is not None:
@@ -87,9 +87,8 @@ class PointMeasurer:
         row["err_budget"] = budget
         flops_exec = self.backend.flops(problem) if self.backend.flops else None
         inputs = make_inputs(problem, self.device)
-        rows = checked_rows(problem)
-        ref = reference(problem, inputs, rows)
-        base_err = self._baseline_error(problem, inputs, ref, rows)
+        check = Checker(problem, inputs)
+        base_err = self._baseline_error(problem, inputs, check)
         row["baseline_rel_l2_err"] = base_err
 
         t0 = time.perf_counter()
@@ -105,15 +104,15 @@ class PointMeasurer:
         self._sync()
         row["cold_ms"] = (time.perf_counter() - t0) * 1e3
 
-        err = measure_error(problem, out, ref, rows)
-        row.update(rel_l2_err=err.rel_l2_err, max_abs_err=err.max_abs_err, nonfinite=err.nonfinite)
+        errors = check(out)
+        err = errors.overall
+        row.update(rel_l2_err=err.rel_l2_err, max_abs_err=err.max_abs_err, nonfinite=err.nonfinite, **errors.columns())
         if base_err:
             row["err_ratio"] = err.rel_l2_err / base_err
         t_us = None
-        if not err.within(budget):
+        if not errors.within(budget):
             row["status"] = "wrong"
-            row["reason"] = (f"{err.nonfinite} non-finite outputs" if err.nonfinite
-                             else f"rel L2 error {err.rel_l2_err:.3g} exceeds budget {budget:.3g}")
+            row["reason"] = errors.failure(budget)
         else:
             before = environment.gpu_state()
             stats = self._time(prepared.run)
@@ -121,9 +120,9 @@ class PointMeasurer:
             row.update(stats.as_row(), **state)
             # The timed runs' last output must still be right: a moving error is a race.
             inputs.poison_output()
-            again = measure_error(problem, prepared.run(), ref, rows)
+            again = check(prepared.run())
             if not again.within(budget):
-                row.update(status="wrong", reason=f"output changed between runs (rel L2 {again.rel_l2_err:.3g}): a race?")
+                row.update(status="wrong", reason=f"output changed between runs ({again.failure(budget)}): a race?")
                 for k in stats.as_row():
                     row[k] = None
             else:
