@@ -101,6 +101,8 @@ class Checker:
             return PassErrors({"y": measure_error(p, result, self.y_ref, self.rows)})
         if not isinstance(result, Grads):
             raise TypeError(f"a {p.pass_} closure must return inputs.Grads, not {type(result).__name__}")
+        if p.pass_ == "fwd_bwd" and result.y is None:
+            raise ValueError("y: a fwd_bwd closure returns the forward's y with the gradients")
         errors = {"y": measure_error(p, result.y, self.y_ref, self.rows)} if p.pass_ == "fwd_bwd" else {}
         got = result.tensors()
         for name, ref in self.grad_refs.items():

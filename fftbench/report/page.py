@@ -15,6 +15,7 @@ import pandas as pd
 
 from fftbench.report import plots as plot_defs
 from fftbench.report.frames import BASELINE_BACKEND, FAILED, SKIPPED, backend_colors, geomean, prepare
+from fftbench.report.passes import pass_rows
 from fftbench.results import load_run
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -180,6 +181,7 @@ def render_page(meta: dict, df: pd.DataFrame, plots: list[dict]) -> str:
     return env.get_template("report.html.j2").render(
         meta=meta, env=environment(meta), plots=plots, columns=TABLE_COLUMNS, rows=table_rows(df),
         failures=failure_groups(df), summary=backend_summary(df), counts=counts, n_rows=len(df),
+        passes=pass_rows(df),
     )
 
 
