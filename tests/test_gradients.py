@@ -87,3 +87,14 @@ def test_backward_inputs_carry_fresh_dy_and_poisoned_gradient_buffers():
     assert all(t.isnan().all() for t in inputs.grads.tensors().values())
     assert inputs.grads.dk.shape == inputs.k.shape
     assert make_inputs(dataclasses.replace(p, pass_="fwd"), "cpu", seed=8).dy is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("dtype,budget", [("fp16", 4e-3), ("bf16", 1.5e-2)])
+@pytest.mark.parametrize("pass_", ["bwd", "fwd_bwd"])
+def test_torch_fft_gradients_on_the_gpu(dtype, budget, pass_):
+    """cuFFT's half FFTs through autograd (complex32 products and their batch reduction)."""
+    p = Problem(8, 16, 4096, dtype, pass_=pass_, gated=True)
+    inputs = make_inputs(p, "cuda", seed=9)
+    errors = Checker(p, inputs)(get_backend("torch_fft").prepare(p, inputs).run())
+    assert errors.within(budget), errors.per_tensor

@@ -25,11 +25,12 @@ def pass_rows(df: pd.DataFrame) -> list[dict]:
     if (df["pass"] == "fwd").all():
         return []
     df = df.assign(step_point=[point_label({**r, "pass": "fwd"}) for r in df.to_dict("records")])
-    ok = df[df["status"] == "ok"]
+    ok = df[df["status"] == "ok"].sort_values(["dtype", "mode", "seqlen", "kernel_len", "gated", "batch", "backend"])
+    if ok.empty:
+        return []
     times = ok.pivot_table(index=["step_point", "backend"], columns="pass", values="t_p50_us", aggfunc="last")
-    order = df.sort_values(["dtype", "mode", "seqlen", "kernel_len", "gated", "batch", "backend"])
-    times = times.reindex(index=order.set_index(["step_point", "backend"]).index.unique().intersection(times.index, sort=False),
-                          columns=list(PASSES))
+    keys = list(dict.fromkeys(zip(ok["step_point"], ok["backend"])))  # points by N, not by label text
+    times = times.reindex(index=pd.MultiIndex.from_tuples(keys), columns=list(PASSES))
     step = times["fwd_bwd"]
     base_step = {point: t for (point, backend), t in step.items() if backend == BASELINE_BACKEND}
     bwd = ok[ok["pass"] != "fwd"].drop_duplicates(["step_point", "backend"], keep="last").set_index(["step_point", "backend"])
