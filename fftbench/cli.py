@@ -3,7 +3,7 @@
     fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal] [--passes fwd,bwd]
     fftbench --list
     fftbench report RUN_DIR
-    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long]
+    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long] [--passes bwd]
     fftbench compare BASELINE CURRENT [...]
     fftbench --suite smoke --gate BASELINE_RUN_DIR
 
@@ -182,11 +182,11 @@ def render_report(run_dir: Path) -> None:
 
 
 def profile_command(argv: list[str]) -> int:
-    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends b1,b2]:
+    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends b1,b2] [--passes bwd]:
     ncu over a finished run's ok points (all of them, or those matching every filter given)."""
     p = argparse.ArgumentParser(prog="fftbench profile")
     p.add_argument("run_dir", type=Path)
-    for flag in ("--seqlens", "--modes", "--dtypes", "--backends"):
+    for flag in ("--seqlens", "--modes", "--dtypes", "--backends", "--passes"):
         p.add_argument(flag)
     args = p.parse_args(argv)
     if not (args.run_dir / RUN_FILE).exists():
@@ -194,7 +194,8 @@ def profile_command(argv: list[str]) -> int:
     from fftbench.profile import profile_run
 
     only = {"seqlen": [parse_seqlen(s) for s in _csv(args.seqlens)] if args.seqlens else None,
-            "mode": _csv(args.modes), "dtype": _csv(args.dtypes), "backend": _csv(args.backends)}
+            "mode": _csv(args.modes), "dtype": _csv(args.dtypes), "backend": _csv(args.backends),
+            "pass": _csv(args.passes)}
     print(f"profile: {profile_run(args.run_dir, only)}")
     export_tables(args.run_dir)
     return 0

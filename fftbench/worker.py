@@ -17,10 +17,10 @@ import traceback
 import torch
 
 from fftbench import environment
+from fftbench.gradients import Checker
 from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
-from fftbench.gradients import Checker
 from fftbench.registry import Backend, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
