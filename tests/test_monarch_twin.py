@@ -1,6 +1,8 @@
 """monarch_cuda v2's decomposition (plan.py), checked on the CPU: the per-lane tables the kernel
 reads are the plan's matrices in accumulator order, and the twin (same stages and rounding
 points) matches the float64 reference."""
+import math
+
 import pytest
 import torch
 
@@ -126,3 +128,19 @@ def test_backward_matches_float64_autograd(seqlen, mode, extra, pass_, dtype):
     assert errors.within(BUDGET[dtype]), errors.per_tensor
     assert prepared.details["dk"] == "torch.fft reduction (fp32)"
     assert ("reversed filter" in prepared.details["du"]) == (seqlen > 4096)
+
+
+@pytest.mark.parametrize("seqlen", [1024, 16384])
+@pytest.mark.parametrize("gated", [False, True])
+def test_declared_flops_of_the_backward(seqlen, gated):
+    """monarch_cuda's executed FLOPs: the step is forward + backward, and the backward is at least
+    its kernel calls (1, or 3 gated) plus the torch.fft reduction."""
+    from fftbench import cost
+    from kernels.monarch_cuda import executed_flops
+
+    fwd, bwd, step = (Problem(64, 16, seqlen, "fp16", "causal", gated=gated, pass_=p) for p in ("fwd", "bwd", "fwd_bwd"))
+    assert executed_flops(step) == executed_flops(fwd) + executed_flops(bwd)
+    calls = 3 if gated else 1
+    rfft = 2.5 * fwd.fft_size * math.log2(fwd.fft_size)
+    assert executed_flops(bwd) > calls * executed_flops(fwd) + 2 * rfft * fwd.rows
+    assert cost.conventional_flops(bwd) < executed_flops(bwd)
