@@ -33,7 +33,8 @@ def pass_rows(df: pd.DataFrame) -> list[dict]:
     times = times.reindex(index=pd.MultiIndex.from_tuples(keys), columns=list(PASSES))
     step = times["fwd_bwd"]
     base_step = {point: t for (point, backend), t in step.items() if backend == BASELINE_BACKEND}
-    bwd = ok[ok["pass"] != "fwd"].drop_duplicates(["step_point", "backend"], keep="last").set_index(["step_point", "backend"])
+    grads = ok[ok["pass"] != "fwd"].sort_values("pass", kind="stable")  # bwd before fwd_bwd
+    bwd = grads.drop_duplicates(["step_point", "backend"]).set_index(["step_point", "backend"])
     rows = []
     for (point, backend), t in times.iterrows():
         errors = bwd.loc[(point, backend)] if (point, backend) in bwd.index else None
