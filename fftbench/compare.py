@@ -13,16 +13,20 @@ NVBench's [min, q3]), and
   unclear          anything else: too noisy to tell.
 
 The gate fails (exit 1) on: a `slower` point whose median grew by more than `max_slowdown`
-(unless timing is non-fatal), a point whose error newly exceeds its budget, or a point that did
-not fail and now fails (wrong, error, oom, timeout; this includes a newly supported point that
-crashes). A point that became unsupported or unavailable, or vanished, is reported but does not
-fail: capabilities change on purpose. A point failing in both runs is not a new regression.
+(unless timing is non-fatal), a point whose error newly exceeds its budget, an accuracy
+regression (an ok point whose relative error grew more than ERROR_GROWTH× and now exceeds
+ERROR_FLOOR: a budget loose enough for torch.fft's fp16 error would let a kernel become 4× less
+accurate unnoticed; unless accuracy is non-fatal), or a point that did not fail and now fails
+(wrong, error, oom, timeout; this includes a newly supported point that crashes). A point that
+became unsupported or unavailable, or vanished, is reported but does not fail: capabilities
+change on purpose. A point failing in both runs is not a new regression.
 
-With basis="ratio" the verdict is computed on each point's time divided by the torch_fft time of
-the same point in the same run, which cancels a uniformly faster or slower machine.
+With basis="ratio" the verdict is computed on each point's time divided by the baseline backend's
+time (the row marked is_baseline) at the same point in the same run, which cancels a uniformly
+faster or slower machine.
 
-Thresholds come from, in increasing precedence: the defaults below, the current run's run.json
-"gate" dict (written from the suite file), and the command line.
+Thresholds (fftbench.suites.Thresholds) come from, in increasing precedence: the defaults, the
+current run's run.json "gate" dict (written from the suite file), and the command line.
 """
 from __future__ import annotations
 
@@ -33,55 +37,20 @@ import math
 import sys
 from pathlib import Path
 
-from fftbench.results import KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION, with_legacy_defaults
+from fftbench import badinput
+from fftbench.problem import point_label
+from fftbench.results import (
+    FAILED, KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION, SKIPPED, with_legacy_defaults,
+)
+from fftbench.suites import SPREADS, SuiteError, Thresholds
 
-BASELINE_BACKEND = "torch_fft"
-FAILED = frozenset({"wrong", "error", "oom", "timeout"})
-SKIPPED = frozenset({"unsupported", "unavailable"})
 MATCH_COLUMNS = tuple(c for c in KEY_COLUMNS if c != "suite")
-SPREADS = {"p20-p80": ("t_p20_us", "t_p80_us"), "min-q3": ("t_min_us", "t_q3_us")}
+ERROR_GROWTH = 2.0  # relative L2 error grown by more than this factor is an accuracy regression...
+ERROR_FLOOR = 1e-5  # ...once it is above this (below it, fp32 rounding noise moves freely)
 
 
 class BadInput(Exception):
     """A run that cannot be compared; the message is the one line printed on stderr."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Thresholds:
-    max_slowdown: float = 0.05    # a slower point fails only when its median grew by more than this
-    min_gap: float = 0.005        # relative gap between intervals needed to call slower/faster
-    same_tolerance: float = 0.02  # relative median difference still called "same"
-    spread: str = "p20-p80"       # which interval stands for a run's noise: p20-p80 or min-q3
-    basis: str = "time"           # time: compare times; ratio: compare time / torch_fft time
-    timing_fatal: bool = True     # False: timing verdicts are reported but never fail (CPU CI)
-
-    def __post_init__(self):
-        if self.spread not in SPREADS:
-            raise BadInput(f"gate: spread must be one of {', '.join(SPREADS)}, not {self.spread!r}")
-        if self.basis not in ("time", "ratio"):
-            raise BadInput(f"gate: basis must be 'time' or 'ratio', not {self.basis!r}")
-        for name in ("max_slowdown", "min_gap", "same_tolerance"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise BadInput(f"gate: {name} must be a non-negative number, not {value!r}")
-
-    @classmethod
-    def merged(cls, *sources: dict) -> "Thresholds":
-        """Defaults overridden by each source in turn (None values are ignored)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {}
-        for source in sources:
-            unknown = set(source) - known
-            if unknown:
-                raise BadInput(f"gate: unknown threshold(s) {', '.join(sorted(unknown))}; "
-                               f"known: {', '.join(sorted(known))}")
-            values.update({k: v for k, v in source.items() if v is not None})
-        return cls(**values)
-
-    def describe(self) -> str:
-        fatal = f"fails when the median grew > {self.max_slowdown:.1%}" if self.timing_fatal else "timing is advisory"
-        return (f"basis {self.basis}; intervals {self.spread}; slower/faster needs a {self.min_gap:.1%} gap; "
-                f"same within {self.same_tolerance:.1%}; {fatal}")
 
 
 @dataclasses.dataclass
@@ -91,6 +60,7 @@ class Run:
     path: Path
     meta: dict
     rows: dict[tuple, dict]
+    baseline_backend: str | None  # the backend whose rows are marked is_baseline (the registry's baseline)
 
     @property
     def label(self) -> str:
@@ -100,7 +70,7 @@ class Run:
         return f"{self.meta.get('run_id', self.path.name)} ({machine}, {sha})"
 
     def baseline_row(self, row: dict) -> dict | None:
-        return self.rows.get(point_key({**row, "backend": BASELINE_BACKEND}))
+        return self.rows.get(point_key({**row, "backend": self.baseline_backend}))
 
 
 def point_key(row: dict) -> tuple:
@@ -146,7 +116,8 @@ def load_side(path: str | Path, role: str) -> Run:
         rows[point_key(row)] = row  # a resumed point appears again: the last row wins
     if not rows:
         raise BadInput(f"{role} {results}: no result rows")
-    return Run(path=path, meta=meta, rows=rows)
+    baseline = next((r["backend"] for r in rows.values() if r.get("is_baseline")), None)
+    return Run(path=path, meta=meta, rows=rows, baseline_backend=baseline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +139,7 @@ def _interval(row: dict, spread: str) -> Interval | None:
 
 
 def _ratio_interval(row: dict, base: dict | None, spread: str) -> Interval | None:
-    """time / torch_fft time; the bounds combine both spreads (conservative)."""
+    """time / the baseline backend's time; the bounds combine both spreads (conservative)."""
     mine, theirs = _interval(row, spread), base and _interval(base, spread)
     if mine is None or not theirs:
         return None
@@ -197,6 +168,17 @@ def timing_verdict(old: Interval, new: Interval, t: Thresholds, clocks: tuple | 
     return "same" if center_change <= t.same_tolerance and overlaps else "unclear"
 
 
+def _error_growth(old: dict, new: dict) -> str | None:
+    """The accuracy regression message of two ok rows, or None."""
+    before, after = old.get("rel_l2_err"), new.get("rel_l2_err")
+    if not (old["status"] == new["status"] == "ok") or before is None or after is None:
+        return None
+    if after > ERROR_FLOOR and after > ERROR_GROWTH * before:
+        growth = after / before if before > 0 else math.inf
+        return f"accuracy: rel L2 error grew ×{growth:.3g} ({before:.2e} → {after:.2e}; limit ×{ERROR_GROWTH:g})"
+    return None
+
+
 def _exceeds_budget(row: dict) -> bool:
     err, budget = row.get("rel_l2_err"), row.get("err_budget")
     if row.get("status") == "wrong":
@@ -215,7 +197,7 @@ class PointDiff:
     verdict: str                     # slower/faster/same/unclear, or "n/a" without timings
     change: float | None = None      # relative change of the compared quantity (time or ratio)
     p50_us: tuple[float | None, float | None] = (None, None)
-    ratio: tuple[float | None, float | None] = (None, None)  # time / torch_fft time, each run
+    ratio: tuple[float | None, float | None] = (None, None)  # time / baseline backend's time, each run
     err: tuple[float | None, float | None] = (None, None)
     failures: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
@@ -247,26 +229,13 @@ def _change(old, new) -> float | None:
     return new / old - 1.0 if old and new is not None else None
 
 
-def _point_label(row: dict) -> str:
-    parts = [f"N={row['seqlen']}", row["dtype"], row["mode"], f"B{row['batch']}xH{row['channels']}"]
-    if row.get("kernel_len") not in (None, row["seqlen"]):
-        parts.append(f"K={row['kernel_len']}")
-    if row.get("gated"):
-        parts.append("gated")
-    if row.get("freq_sparsity"):
-        parts.append(f"fsparse={row['freq_sparsity']:g}")
-    if row.get("pass", "fwd") != "fwd":
-        parts.append(row["pass"])
-    return " ".join(parts)
-
-
 def diff_point(base: Run, cur: Run, key: tuple, t: Thresholds) -> PointDiff:
     old, new = base.rows[key], cur.rows[key]
     old_base, new_base = base.baseline_row(old), cur.baseline_row(new)
     old_ratio = _ratio_interval(old, old_base, t.spread)
     new_ratio = _ratio_interval(new, new_base, t.spread)
     diff = PointDiff(
-        key=key, backend=new["backend"], label=_point_label(new), status=(old["status"], new["status"]),
+        key=key, backend=new["backend"], label=point_label(new), status=(old["status"], new["status"]),
         verdict="n/a", p50_us=(old.get("t_p50_us"), new.get("t_p50_us")),
         ratio=(old_ratio and old_ratio.center, new_ratio and new_ratio.center),
         err=(old.get("rel_l2_err"), new.get("rel_l2_err")),
@@ -279,6 +248,8 @@ def diff_point(base: Run, cur: Run, key: tuple, t: Thresholds) -> PointDiff:
         diff.notes.append(f"now {new['status']}: {new.get('reason') or 'no reason given'}")
     elif old["status"] != "ok" and new["status"] == "ok":
         diff.notes.append(f"was {old['status']}, now ok")
+    elif grown := _error_growth(old, new):
+        (diff.failures if t.accuracy_fatal else diff.notes).append(grown)
 
     pair = (old_ratio, new_ratio) if t.basis == "ratio" else (_interval(old, t.spread), _interval(new, t.spread))
     if old["status"] == new["status"] == "ok" and None not in pair:
@@ -352,7 +323,7 @@ def compare_runs(baseline: str | Path, current: str | Path,
 # --- Markdown summary (CI log / job summary) --------------------------------------------------
 
 _TABLE_HEADER = (
-    "| backend | point | status | p50 µs (base → cur) | Δ p50 | Δ vs torch_fft | rel L2 err (base → cur) "
+    "| backend | point | status | p50 µs (base → cur) | Δ p50 | Δ vs baseline | rel L2 err (base → cur) "
     "| verdict | why |\n"
     "|---|---|---|---|---|---|---|---|---|"
 )
@@ -389,7 +360,7 @@ def _is_notable(p: PointDiff) -> bool:
 
 def _key_label(key: tuple) -> str:
     row = dict(zip(MATCH_COLUMNS, key))
-    return f"{row['backend']} {_point_label(row)}"
+    return f"{row['backend']} {point_label(row)}"
 
 
 def render_markdown(result: CompareResult, max_rows: int = 50) -> str:
@@ -419,17 +390,19 @@ def render_markdown(result: CompareResult, max_rows: int = 50) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="compare", description="Compare two fftbench runs; exit 1 on a regression, 2 on bad input.")
+    parser = badinput.Parser(
+        prog="fftbench compare", description="Compare two fftbench runs; exit 1 on a regression, 2 on bad input.")
     parser.add_argument("baseline", help="baseline run directory or results.jsonl")
     parser.add_argument("current", help="current run directory or results.jsonl")
     parser.add_argument("--max-slowdown", type=float, help="fail a slower point only beyond this fraction (0.05)")
     parser.add_argument("--min-gap", type=float, help="relative gap between intervals for slower/faster (0.005)")
     parser.add_argument("--same-tolerance", type=float, help="relative median change still 'same' (0.02)")
     parser.add_argument("--spread", choices=tuple(SPREADS), help="noise interval per run (p20-p80)")
-    parser.add_argument("--basis", choices=("time", "ratio"), help="compare times, or times relative to torch_fft")
+    parser.add_argument("--basis", choices=("time", "ratio"), help="compare times, or times relative to the baseline backend's")
     parser.add_argument("--timing-nonfatal", action="store_const", const=False, dest="timing_fatal",
                         help="report timing verdicts but fail only on correctness and status changes")
+    parser.add_argument("--accuracy-nonfatal", action="store_const", const=False, dest="accuracy_fatal",
+                        help=f"report a relative error grown > {ERROR_GROWTH:g}x but do not fail on it")
     parser.add_argument("--max-rows", type=int, default=50, help="rows per Markdown table (50)")
     parser.add_argument("--summary", type=Path, help="also write the Markdown summary to this file")
     return parser
@@ -438,12 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {k: getattr(args, k) for k in ("max_slowdown", "min_gap", "same_tolerance", "spread", "basis",
-                                               "timing_fatal")}
+                                               "timing_fatal", "accuracy_fatal")}
     try:
+        Thresholds.merged(overrides)  # a bad threshold is refused before any run is read
         result = compare_runs(args.baseline, args.current, overrides)
-    except BadInput as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (BadInput, SuiteError) as err:
+        return badinput.report(str(err))
     text = result.to_markdown(args.max_rows)
     print(text)
     if args.summary:

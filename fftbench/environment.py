@@ -1,7 +1,9 @@
 """Where a number came from: machine, software, commit, and the GPU's state around each point.
 
 GPU state comes from NVML (nvidia-ml-py): clocks, power, temperature and the clock-event
-(throttle) reasons. Clocks are only read, never set.
+(throttle) reasons. Clocks are only read, never set. NVML numbers every GPU of the machine in PCI
+order and ignores CUDA_VISIBLE_DEVICES, so the GPU CUDA uses is found by its UUID (else its PCI
+bus id), never by CUDA's index.
 """
 from __future__ import annotations
 
@@ -79,7 +81,7 @@ def static_environment() -> dict:
         env["triton"] = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        env.update(gpu=props.name, sm_count=props.multi_processor_count,
+        env.update(gpu=props.name, gpu_uuid=str(props.uuid), sm_count=props.multi_processor_count,
                    l2_bytes=getattr(props, "L2_cache_size", None), capability=f"{props.major}.{props.minor}",
                    gpu_memory_bytes=props.total_memory)
         nvml = _nvml()
@@ -89,12 +91,36 @@ def static_environment() -> dict:
     return env
 
 
-def gpu_state(index: int = 0) -> dict:
-    """Clocks, power, temperature and slowdown reasons right now; {} without NVML."""
+def nvml_handle(nvml, device: int | None = None):
+    """The NVML handle of CUDA's device `device` (the current one when None), or None if NVML
+    knows no GPU with its UUID or PCI bus id."""
+    props = torch.cuda.get_device_properties(torch.cuda.current_device() if device is None else device)
+    uuid = str(props.uuid)
+    lookups = [(nvml.nvmlDeviceGetHandleByUUID, uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")]
+    if hasattr(props, "pci_bus_id"):
+        bus_id = f"{props.pci_domain_id:08X}:{props.pci_bus_id:02X}:{props.pci_device_id:02X}.0"
+        lookups.append((nvml.nvmlDeviceGetHandleByPciBusId, bus_id))
+    for lookup, key in lookups:
+        try:
+            return lookup(key)
+        except nvml.NVMLError:
+            continue
+    return None
+
+
+def nvml_index(device: int) -> int | None:
+    """nvidia-smi's (NVML's) index of CUDA's device `device`; None without NVML."""
+    nvml = _nvml()
+    handle = nvml_handle(nvml, device) if nvml is not None else None
+    return None if handle is None else nvml.nvmlDeviceGetIndex(handle)
+
+
+def gpu_state(device: int | None = None) -> dict:
+    """Clocks, power, temperature and slowdown reasons of CUDA's device right now; {} without NVML."""
     nvml = _nvml() if torch.cuda.is_available() else None
-    if nvml is None:
+    h = nvml_handle(nvml, device) if nvml is not None else None
+    if h is None:
         return {}
-    h = nvml.nvmlDeviceGetHandleByIndex(index)
     get_reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or nvml.nvmlDeviceGetCurrentClocksThrottleReasons
     bits = get_reasons(h)
     reasons = [name for bit, name in _SLOWDOWN_REASONS.items() if bits & bit]

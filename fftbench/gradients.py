@@ -20,9 +20,9 @@ from fftbench.reference import ErrorReport, checked_rows, measure_error, referen
 GRAD_NAMES = ("du", "dk", "dv", "dw")
 
 
-def checked_channels(problem: Problem) -> torch.Tensor:
-    """Channels whose every row the gradient check covers."""
-    rows = checked_rows(problem)
+def checked_channels(problem: Problem, seed: int = 0) -> torch.Tensor:
+    """Channels whose every row the gradient check covers (from the rows `seed` draws)."""
+    rows = checked_rows(problem, seed)
     channels = (rows % problem.channels).unique()
     count = max(1, min(len(channels), len(rows) // problem.batch))
     return channels[torch.linspace(0, len(channels) - 1, count).round().long().unique()]
@@ -85,14 +85,16 @@ class PassErrors:
 
 class Checker:
     """The float64 references of one point (computed once), and any result measured against them:
-    a tensor y for the fwd pass, a Grads for bwd (du, dk, dv, dw) and fwd_bwd (y as well)."""
+    a tensor y for the fwd pass, a Grads for bwd (du, dk, dv, dw) and fwd_bwd (y as well). The
+    checked rows (and the gradients' channels) are drawn from `seed`, recorded as the row's ref_seed."""
 
-    def __init__(self, problem: Problem, inputs: Inputs):
+    def __init__(self, problem: Problem, inputs: Inputs, seed: int = 0):
         self.problem = problem
-        self.rows = checked_rows(problem)
+        self.seed = seed
+        self.rows = checked_rows(problem, seed)
         self.y_ref = reference(problem, inputs, self.rows) if problem.pass_ != "bwd" else None
         if problem.pass_ != "fwd":
-            self.channels = checked_channels(problem)
+            self.channels = checked_channels(problem, seed)
             self.grad_refs = reference_gradients(problem, inputs, self.channels)
 
     def __call__(self, result) -> PassErrors:

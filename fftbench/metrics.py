@@ -1,6 +1,11 @@
 """Derived metrics, registered by name: pure functions of (problem, median time, context) that do
 no GPU work. The context carries the run's calibration (measured ceilings) and the backend's
-declared executed FLOPs."""
+declared executed FLOPs.
+
+Two FLOP rates, never mixed: `tflops` (and `frac_peak_flops`, `arith_intensity`) always count the
+conventional model (fftbench.cost), so rates of two backends compare like their times;
+`tflops_executed` and `frac_peak_executed` count what the backend declares it executes, and are
+empty for a backend that declares nothing."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +18,7 @@ from fftbench.problem import Problem
 @dataclasses.dataclass(frozen=True)
 class MetricContext:
     copy_gbps: float | None
-    peak_tflops: float | None  # measured matmul ceiling at the problem's dtype
+    peak_tflops: float | None  # measured matmul (tensor-core for fp16/bf16) ceiling at the problem's dtype
     flops_executed: float | None
 
 
@@ -41,6 +46,11 @@ def _min_bytes(p, t_us, ctx):
     return cost.min_hbm_bytes(p)
 
 
+@register_metric("spectrum_bytes", "B", higher_is_better=False)
+def _spectrum_bytes(p, t_us, ctx):
+    return cost.spectrum_bytes(p)
+
+
 @register_metric("floor_us", "us", higher_is_better=False)
 def _floor(p, t_us, ctx):
     return cost.floor_us(p, ctx.copy_gbps) if ctx.copy_gbps else None
@@ -66,11 +76,15 @@ def _flops_exec(p, t_us, ctx):
     return ctx.flops_executed
 
 
+def _rate(flops: float | None, t_us: float | None) -> float | None:
+    return flops / (t_us * 1e-6) / 1e12 if (flops and t_us) else None
+
+
 @register_metric("tflops", "TFLOP/s")
 def _tflops(p, t_us, ctx):
-    """Rate of the FLOPs really executed where declared, else of the conventional count."""
-    flops = ctx.flops_executed or cost.conventional_flops(p)
-    return flops / (t_us * 1e-6) / 1e12 if t_us else None
+    """Conventional (model) FLOPs per second, the same count for every backend, so two backends'
+    rates compare as their speeds do."""
+    return _rate(cost.conventional_flops(p), t_us)
 
 
 @register_metric("frac_peak_flops", "")
@@ -79,10 +93,23 @@ def _frac_peak(p, t_us, ctx):
     return rate / ctx.peak_tflops if (rate and ctx.peak_tflops) else None
 
 
+@register_metric("tflops_executed", "TFLOP/s")
+def _tflops_executed(p, t_us, ctx):
+    """The FLOPs a backend declares it really executes (tensor-core DFTs do more than the model),
+    per second: how busy its arithmetic units are, not how fast it solves the problem."""
+    return _rate(ctx.flops_executed, t_us)
+
+
+@register_metric("frac_peak_executed", "")
+def _frac_peak_executed(p, t_us, ctx):
+    rate = _tflops_executed(p, t_us, ctx)
+    return rate / ctx.peak_tflops if (rate and ctx.peak_tflops) else None
+
+
 @register_metric("arith_intensity", "FLOP/B")
 def _intensity(p, t_us, ctx):
-    flops = ctx.flops_executed or cost.conventional_flops(p)
-    return flops / cost.min_hbm_bytes(p)
+    """Conventional FLOPs over the floor's bytes: a property of the problem, not of the backend."""
+    return cost.conventional_flops(p) / cost.min_hbm_bytes(p)
 
 
 def compute_metrics(problem: Problem, t_us: float | None, ctx: MetricContext) -> dict:

@@ -1,7 +1,9 @@
 """The backward pass's share of the cost model (cost.py adds it to the forward's by pass).
 
-Minimal bytes of bwd: dy and u read (v and w too when gated), du written (dv and dw too), the
-kernel spectrum read as the forward reads it, and dk (H × K, in the filter's precision) written.
+Minimal bytes of bwd, by the forward floor's conventions (cost.py: sequences in the problem's
+dtype, the filter as the float32 taps the problem gives; a precomputed spectrum is a backend's
+choice and not in the floor): dy and u read (v and w too when gated), du written (dv and dw too),
+the filter's K taps per channel read (H·K·4 bytes) and dk written as float32 (H·K·4 bytes).
 fwd_bwd is the two calls a training step makes: dy exists only after the forward has returned
 (the layers above run in between), so no single pass can serve both and the floor is the sum.
 
@@ -15,16 +17,15 @@ from __future__ import annotations
 
 import math
 
-from fftbench.inputs import FILTER_DTYPE, torch_dtype
+from fftbench.cost import ELEMENT_BYTES, filter_bytes
 from fftbench.problem import Problem
 
 
 def backward_bytes(problem: Problem) -> int:
-    e = torch_dtype(problem.dtype).itemsize
+    e = ELEMENT_BYTES[problem.dtype]
     seq_tensors = 7 if problem.gated else 3  # dy, u (v, w) read; du (dv, dw) written
-    spectrum = problem.channels * problem.n_bins * 2 * e
-    dk = problem.channels * problem.K * FILTER_DTYPE.itemsize
-    return seq_tensors * problem.rows * problem.seqlen * e + spectrum + dk
+    taps_read, dk_written = filter_bytes(problem), filter_bytes(problem)  # float32, H·K each
+    return seq_tensors * problem.rows * problem.seqlen * e + taps_read + dk_written
 
 
 def backward_flops(problem: Problem) -> float:

@@ -127,13 +127,23 @@ class Problem:
         return cls(**{f: key[f] for f in fields}, pass_=key.get("pass", "fwd"))
 
     def label(self) -> str:
-        parts = [f"{self.batch}x{self.channels}x{self.seqlen}", self.dtype, self.mode]
-        if self.is_partial:
-            parts.append(f"K={self.K}")
-        if self.gated:
-            parts.append("gated")
-        if self.is_freq_sparse:
-            parts.append(f"fsparse={self.freq_sparsity:g}")
-        if self.pass_ != "fwd":
-            parts.append(self.pass_)
-        return " ".join(parts)
+        return point_label(self.key())
+
+
+def point_label(point) -> str:
+    """The one readable label of a point, from its key columns (a Problem's key(), a results row,
+    or a report frame's record, whose numbers may be floats): '64x768x4096 fp16 causal K=256 gated';
+    a pass other than fwd is a trailing token ('... gated bwd'), so fwd labels read as before the pass axis."""
+    n = int(point["seqlen"])
+    k = point.get("kernel_len")
+    parts = [f"{int(point['batch'])}x{int(point['channels'])}x{n}", point["dtype"], point["mode"]]
+    if k is not None and k == k and int(k) != n:  # k == k: not NaN
+        parts.append(f"K={int(k)}")
+    if point.get("gated"):
+        parts.append("gated")
+    if point.get("freq_sparsity"):
+        parts.append(f"fsparse={point['freq_sparsity']:g}")
+    pass_ = point.get("pass")
+    if isinstance(pass_, str) and pass_ != "fwd":  # rows before the pass axis (no pass) are fwd
+        parts.append(pass_)
+    return " ".join(parts)

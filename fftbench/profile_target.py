@@ -12,6 +12,7 @@ import torch
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
 from fftbench.registry import get_backend
+from fftbench.timing import L2Flush
 
 
 def main(backend: str, problem_json: str) -> None:
@@ -19,9 +20,9 @@ def main(backend: str, problem_json: str) -> None:
     inputs = make_inputs(problem, "cuda")
     run = get_backend(backend).prepare(problem, inputs).run
     run()
-    # Evict the warm-up's inputs from the L2, as the timer does: DRAM counters then see every read.
-    flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
-    flush.zero_()
+    # Evict the warm-up's inputs from the L2: DRAM counters then see every read. Write then read, so
+    # that no dirty flush line is written back during the call and counted as the call's writes.
+    L2Flush(torch.device("cuda"))("write-read")
     torch.cuda.synchronize()
     with torch.cuda.nvtx.range("fftbench"):
         run()

@@ -5,16 +5,14 @@ from __future__ import annotations
 import sys
 import time
 
+from fftbench.problem import point_label
 
-def describe(row: dict) -> str:
-    shape = f"{row['batch']}x{row['channels']}x{row['seqlen']}"
-    extras = "".join([
-        f" K={row['kernel_len']}" if row["kernel_len"] != row["seqlen"] else "",
-        " gated" if row["gated"] else "",
-        f" fsparse={row['freq_sparsity']:g}" if row["freq_sparsity"] else "",
-        f" {row['pass']}" if row.get("pass", "fwd") != "fwd" else "",
-    ])
-    text = f"{row['backend']:<18} {shape:>16} {row['dtype']} {row['mode']:<8}{extras}  {row['status']:<11}"
+
+def describe(row: dict, widths: tuple[int, int] = (18, 0)) -> str:
+    """One row as a progress line; `widths` (backend, point label) are the sweep's widest, so the
+    status and time columns line up on every row, gated and partial ones included."""
+    backend_width, label_width = widths
+    text = f"{row['backend']:<{backend_width}} {point_label(row):<{label_width}}  {row['status']:<11}"
     if row.get("t_p50_us") is not None:
         text += f" {row['t_p50_us']:10.1f} us"
         if row.get("frac_hbm_floor") is not None:
@@ -27,8 +25,9 @@ def describe(row: dict) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, stream=sys.stderr):
+    def __init__(self, total: int, widths: tuple[int, int] = (18, 0), stream=sys.stderr):
         self.total = total
+        self.widths = widths
         self.done = 0
         self.stream = stream
         self.started = time.monotonic()
@@ -50,7 +49,7 @@ class Progress:
 
     def advance(self, row: dict) -> None:
         self.done += 1
-        line = describe(row)
+        line = describe(row, self.widths)
         if self.bar is not None:
             self.bar.set_postfix_str(f"{row['backend']} N={row['seqlen']}", refresh=False)
             self.bar.write(line, file=self.stream)

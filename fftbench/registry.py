@@ -29,7 +29,12 @@ BACKEND_MODULES = (
     "kernels.monarch_long",
     "kernels.cufftdx_fused",
     "kernels.triton_monarch",
+    "kernels.peers.flashfftconv",
+    "kernels.peers.thunderkittens_fftconv",
 )
+
+# Published kernels that are not ours (kernels/peers/): the reference points a report draws apart.
+PEER_FAMILY = "peers"
 
 
 @dataclasses.dataclass
@@ -38,6 +43,7 @@ class Prepared:
 
     run: Callable[[], "object"]
     details: dict = dataclasses.field(default_factory=dict)
+    on_host: bool = False  # the call computes on the CPU (a twin): timed by the CPU clock even on a GPU machine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +80,12 @@ class Backend:
             return f"dtype {problem.dtype} not supported (supports {', '.join(self.dtypes)})"
         if problem.mode not in self.modes:
             return f"mode {problem.mode} not supported"
+        # The point is in the row beside the reason: one wording for every N lets the report
+        # group the points a backend skips for the same reason on one line.
         if not self.seqlen_min <= problem.seqlen <= self.seqlen_max:
-            return f"seqlen {problem.seqlen} outside supported range [{self.seqlen_min}, {self.seqlen_max}]"
+            return f"seqlen outside supported range [{self.seqlen_min}, {self.seqlen_max}]"
         if self.pow2_only and not problem.is_pow2:
-            return f"seqlen {problem.seqlen} is not a power of two"
+            return "seqlen not a power of two"
         missing = problem.features - self.features
         if missing:
             return f"feature(s) {', '.join(sorted(missing))} not supported"

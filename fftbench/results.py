@@ -35,11 +35,15 @@ COLUMNS = (
     "rel_l2_err", "max_abs_err", "nonfinite", "err_budget", "baseline_rel_l2_err", "err_ratio",
     # each output tensor's error (the row's rel_l2_err is the worst of them): y, gradients.GRAD_NAMES
     "y_rel_l2_err", "du_rel_l2_err", "dk_rel_l2_err", "dv_rel_l2_err", "dw_rel_l2_err",
+    "ref_seed", "ref_rows",  # the rows checked against float64: reference.checked_rows(problem, ref_seed)
     # cost model and derived metrics
-    "min_hbm_bytes", "floor_us", "hbm_gbps", "frac_hbm_floor",
-    "flops_model", "flops_executed", "tflops", "frac_peak_flops", "arith_intensity",
+    "min_hbm_bytes", "spectrum_bytes", "floor_us", "hbm_gbps", "frac_hbm_floor",
+    "flops_model", "flops_executed", "tflops", "frac_peak_flops", "tflops_executed", "frac_peak_executed",
+    "arith_intensity",
     # machine state around the point
     "sm_clock_mhz", "mem_clock_mhz", "power_w", "temp_c", "throttled", "throttle_reasons",
+    # the GPU the worker ran on: nvidia-smi index and UUID (--gpus runs one worker per GPU)
+    "gpu_index", "gpu_uuid",
     # kernels one call launches, with their device times (torch.profiler; GPU only)
     "n_kernels", "kernels",
     # backend-specific facts (decomposition, autotuned config, ...)
@@ -59,7 +63,12 @@ LEGACY_DEFAULTS = {"pass": "fwd"}
 def with_legacy_defaults(row: dict) -> dict:
     return {**row, **{c: v for c, v in LEGACY_DEFAULTS.items() if row.get(c) is None}}
 
-STATUSES = ("ok", "wrong", "unsupported", "unavailable", "oom", "error", "timeout")
+
+# Every status a row can have: ok, a failure (the gate and the report count it against the
+# backend), or a skip (the backend cannot run the point here; capabilities change on purpose).
+FAILED = ("wrong", "oom", "error", "timeout")
+SKIPPED = ("unsupported", "unavailable")
+STATUSES = ("ok", *FAILED, *SKIPPED)
 
 
 def row_key(row: dict) -> tuple:

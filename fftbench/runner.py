@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
+import os
+import threading
 import time
 from pathlib import Path
 
 import torch
 
+from fftbench.gpus import Gpu
+from fftbench.lanes import Stopped, run_lanes, split_tasks
 from fftbench.problem import Problem
 from fftbench.progress import Progress
 from fftbench.registry import Backend
@@ -31,6 +35,8 @@ class RunSpec:
     run_dir: Path
     run_meta: dict  # run.json contents so far (env, git, calibration); env_samples are appended
     point_timeout_s: float = 900.0
+    gpus: list[Gpu] = dataclasses.field(default_factory=list)  # one lane each; [] → one CPU lane
+    pin: bool = False  # pin each lane's workers to its GPU (--gpus), else they inherit the parent's view
 
 
 def problem_columns(problem: Problem) -> dict:
@@ -47,6 +53,8 @@ class Sweep:
             "dirty": meta["git"]["dirty"], "gpu": meta["env"].get("gpu"), "driver": meta["env"].get("driver"),
         }
         self.env_samples = meta.setdefault("env_samples", [])
+        self._lock = threading.Lock()  # lanes are threads; rows, progress and run.json go through it
+        self._stop = threading.Event()  # set when a lane fails or on Ctrl-C: nothing more is written
 
     def _row(self, backend: Backend, problem: Problem, values: dict) -> dict:
         return {
@@ -66,36 +74,59 @@ class Sweep:
         return out
 
     def run(self) -> None:
+        has_cuda = self.spec.device == "cuda"
+        unavailable = {b.name: why for b in self.spec.backends if (why := b.unavailable_reason(has_cuda))}
         tasks = self.tasks()
-        total = sum(len(ps) for _, ps in tasks)
-        skipped = len(self.spec.backends) * len(self.spec.problems) - total
-        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {len(self.spec.backends)} backends"
-              f" = {total} to run" + (f" ({skipped} already done, resumed)" if skipped else "") + f" → {self.spec.run_dir}")
-        with Progress(total) as progress:
-            for backend, problems in tasks:
-                self._run_backend(backend, problems, progress)
+        runnable = [(b, ps) for b, ps in tasks if b.name not in unavailable]
+        total = sum(len(ps) for _, ps in runnable)
+        n_backends = len(self.spec.backends) - len(unavailable)
+        done = len(self.spec.problems) * n_backends - total
+        pinned = self.spec.pin and self.spec.gpus
+        print(f"{self.spec.suite.name}: {len(self.spec.problems)} points × {n_backends} backends"
+              f" = {total} to run" + (f" ({done} already done, resumed)" if done else "") + f" → {self.spec.run_dir}"
+              + (f" on GPUs {','.join(str(g.index) for g in self.spec.gpus)}, one worker each" if pinned else ""),
+              flush=True)
+        for backend, problems in tasks:
+            if backend.name in unavailable:
+                self._skip(backend, problems, unavailable[backend.name])
+        widths = (max((len(b.name) for b, _ in runnable), default=0),
+                  max((len(p.label()) for p in self.spec.problems), default=0))
+        lanes = self.spec.gpus or [None]
+        with Progress(total, widths) as progress:
+            run_lanes(split_tasks(runnable, len(lanes)), lanes,
+                      lambda task, gpu: self._run_backend(*task, progress, gpu), self._stop)
 
-    def _record(self, backend, problem, values, progress) -> None:
-        row = self._row(backend, problem, values)
-        self.store.append(row)
-        progress.advance(row)
+    def _skip(self, backend: Backend, problems: list[Problem], reason: str) -> None:
+        """A backend that cannot run on this machine: its rows are kept (status unavailable, for
+        the report and the gate), and it is said once, not once per point."""
+        for p in problems:
+            self.store.append(self._row(backend, p, {"status": "unavailable", "reason": reason}))
+        print(f"skip {backend.name}: {reason} ({len(problems)} points recorded as unavailable)", flush=True)
 
-    def _run_backend(self, backend: Backend, problems: list[Problem], progress: Progress) -> None:
-        """Rows that need no worker (unavailable / unsupported) are written here; the rest go to
-        workers, restarted after a crash or a timeout at the next point."""
-        reason = backend.unavailable_reason(self.spec.device == "cuda")
+    def _record(self, backend, problem, values, progress, gpu: Gpu | None = None) -> None:
+        where = {"gpu_index": gpu.index, "gpu_uuid": gpu.uuid} if gpu else {}
+        row = self._row(backend, problem, {**values, **where})
+        with self._lock:
+            if self._stop.is_set():
+                raise Stopped
+            self.store.append(row)
+            progress.advance(row)
+
+    def _run_backend(self, backend: Backend, problems: list[Problem], progress: Progress, gpu: Gpu | None) -> None:
+        """Rows that need no worker (unsupported) are written here; the rest go to workers,
+        restarted after a crash or a timeout at the next point."""
         runnable = []
         for p in problems:
-            why = reason or backend.unsupported_reason(p)
+            why = backend.unsupported_reason(p)
             if why:
-                self._record(backend, p, {"status": "unavailable" if reason else "unsupported", "reason": why}, progress)
+                self._record(backend, p, {"status": "unsupported", "reason": why}, progress)
             else:
                 runnable.append(p)
         while runnable:
-            finished = self._run_worker(backend, runnable, progress)
+            finished = self._run_worker(backend, runnable, progress, gpu)
             runnable = runnable[finished:]
 
-    def _run_worker(self, backend: Backend, problems: list[Problem], progress: Progress) -> int:
+    def _run_worker(self, backend: Backend, problems: list[Problem], progress: Progress, gpu: Gpu | None) -> int:
         """Run one worker over `problems`; return how many were recorded (including a failed one)."""
         spec = self.spec
         job = WorkerJob(backend=backend.name, problems=tuple(problems), device=spec.device,
@@ -105,7 +136,7 @@ class Sweep:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=worker_main, args=(job, child), daemon=True)
-        proc.start()
+        _start_pinned(proc, gpu.visible if gpu and spec.pin else None)
         child.close()
         recorded, current = 0, None
         last_news = time.monotonic()
@@ -122,11 +153,13 @@ class Sweep:
                         if kind == "start":
                             current = msg[1]
                         elif kind == "row":
-                            self._record(backend, problems[msg[1]], msg[2], progress)
+                            self._record(backend, problems[msg[1]], msg[2], progress, gpu)
                             recorded, current = msg[1] + 1, None
                         elif kind == "env":
-                            self.env_samples.append({"backend": backend.name, "when": msg[1], **msg[2]})
-                            write_run_meta(spec.run_dir, spec.run_meta)  # clock samples survive a kill too
+                            with self._lock:
+                                self.env_samples.append({"backend": backend.name, "when": msg[1],
+                                                         "gpu_index": gpu.index if gpu else None, **msg[2]})
+                                write_run_meta(spec.run_dir, spec.run_meta)  # clock samples survive a kill too
                         elif kind == "done":
                             return len(problems)
                         continue
@@ -135,7 +168,7 @@ class Sweep:
                         proc.kill()
                         hung = recorded if current is None else current
                         self._record(backend, problems[hung], {"status": "timeout",
-                                     "reason": f"no result after {spec.point_timeout_s:.0f} s; worker killed"}, progress)
+                                     "reason": f"no result after {spec.point_timeout_s:.0f} s; worker killed"}, progress, gpu)
                         return hung + 1
                     continue
                 # The worker died: blame the point it had started (or the next one, if between points).
@@ -143,13 +176,34 @@ class Sweep:
                 failed = recorded if current is None else current
                 if failed >= len(problems):
                     return len(problems)
-                self._record(backend, problems[failed], {"status": "error", "reason": _exit_reason(proc.exitcode)}, progress)
+                self._record(backend, problems[failed], {"status": "error", "reason": _exit_reason(proc.exitcode)},
+                             progress, gpu)
                 return failed + 1
         finally:
             if proc.is_alive():
                 proc.kill()
             proc.join(5)
             parent.close()
+
+
+_SPAWN_LOCK = threading.Lock()
+
+
+def _start_pinned(proc, visible: str | None) -> None:
+    """Start a spawn-context worker with CUDA_VISIBLE_DEVICES = visible (None: inherited). Spawn
+    execs a fresh interpreter inside start(), so the child sees the variable from its first
+    instruction; the lock keeps concurrent lanes from seeing each other's value."""
+    with _SPAWN_LOCK:
+        old = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+        try:
+            proc.start()
+        finally:
+            if old is None:
+                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+            else:
+                os.environ["CUDA_VISIBLE_DEVICES"] = old
 
 
 def _exit_reason(code: int | None) -> str:

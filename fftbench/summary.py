@@ -19,9 +19,14 @@ def _cell(row, base_us) -> str:
 
 
 def summary_table(frame: pd.DataFrame) -> str:
+    """Backends unavailable on this machine get no column (a column of "unavailable" per point
+    says less than their names on one line)."""
+    unavailable = sorted(set(frame.loc[frame["status"] == "unavailable", "backend"]))
+    note = f"\nnot run here (unavailable): {', '.join(unavailable)}" if unavailable else ""
+    frame = frame[frame["status"] != "unavailable"].copy()
+    frame["pass"] = frame["pass"].fillna("fwd") if "pass" in frame else "fwd"  # rows before the pass axis
     if frame.empty:
-        return "(no results)"
-    frame = frame.copy()
+        return "(no results)" + note
     frame["point"] = frame.apply(lambda r: tuple(r[c] for c in POINT), axis=1)
     base = frame[frame["is_baseline"].fillna(False).astype(bool) & (frame["status"] == "ok")]
     base_us = dict(zip(base["point"], base["t_p50_us"]))
@@ -29,4 +34,4 @@ def summary_table(frame: pd.DataFrame) -> str:
     table = frame.pivot_table(index=POINT, columns="backend", values="cell", aggfunc="first").fillna("")
     legend = "cells: median device time, fraction of the HBM floor (fl), speedup over the baseline (x)"
     with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_rows", 500):
-        return table.to_string() + "\n" + legend
+        return table.to_string() + "\n" + legend + note

@@ -1,13 +1,20 @@
 """Timing that measures the device, not the launch path.
 
-GPU (nvbench-style): each sample zeroes an L2-sized flush buffer (outside the events), queues a
+GPU (nvbench-style): each sample flushes the L2 with a 2×L2 buffer (outside the events), queues a
 spin kernel long enough to cover the host's launch cost, then records start → call → end. The
 call is therefore queued before the clock starts and the events bracket only device work; the
-per-call host time is measured separately. Samples are taken in batches until the median is
+per-call host time is measured separately.
+
+The flush is selectable (TimingOptions.flush): "write" zeroes the buffer, which leaves the L2
+full of dirty lines whose write-back can land inside the timed call (and in ncu's DRAM write
+count); "read" sums it (clean lines, evicted for free); "write-read" zeroes then sums, so the
+write-backs happen before the clock starts. tools/flush_bias.py measures the three on a GPU;
+DEFAULT_FLUSH is the one to keep. Samples are taken in batches until the median is
 tight (relative half-width of its ~95% confidence interval ≤ target) with at least `min_samples`
 and `min_time_s`, or until `max_time_s`.
 
-CPU: time.perf_counter around each call, same statistics.
+CPU, and a call that computes on the host (a CPU twin on a GPU machine, Prepared.on_host):
+time.perf_counter around each call (synchronising the device after it), same statistics.
 """
 from __future__ import annotations
 
@@ -19,6 +26,12 @@ from typing import Callable
 
 import torch
 
+FLUSH_MODES = ("write", "read", "write-read")
+# write-read: the only mode that can charge neither the flush's dirty lines nor the previous call's
+# output write-backs to the timed call (both are evicted clean before the clock starts);
+# tools/flush_bias.py measures all three on the lent GPU (kernels/monarch_cuda/measurements/).
+DEFAULT_FLUSH = "write-read"
+
 
 @dataclasses.dataclass(frozen=True)
 class TimingOptions:
@@ -27,6 +40,11 @@ class TimingOptions:
     max_time_s: float = 3.0
     target_rel_spread: float = 0.005
     batch: int = 10
+    flush: str = DEFAULT_FLUSH  # how the L2 is flushed before each GPU sample: one of FLUSH_MODES
+
+    def __post_init__(self):
+        if self.flush not in FLUSH_MODES:
+            raise TypeError(f"flush must be one of {', '.join(FLUSH_MODES)}, not {self.flush!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,13 +118,28 @@ def host_call_us(fn: Callable[[], object], calls: int = 5) -> float:
     return elapsed / calls * 1e6
 
 
-class GpuTimer:
-    """Holds the L2 flush buffer (2× the L2 size) for a whole sweep."""
+class L2Flush:
+    """A buffer of twice the L2 size, and the three ways of pushing everything else out of L2."""
 
     def __init__(self, device: torch.device):
         props = torch.cuda.get_device_properties(device)
         l2 = getattr(props, "L2_cache_size", 50 * 2**20) or 50 * 2**20
-        self.flush = torch.empty(2 * l2 // 4, dtype=torch.int32, device=device)
+        self.buffer = torch.zeros(2 * l2 // 4, dtype=torch.float32, device=device)
+        self.sink = torch.empty((), dtype=torch.float32, device=device)
+
+    def __call__(self, mode: str) -> None:
+        if mode in ("write", "write-read"):
+            self.buffer.zero_()
+        if mode in ("read", "write-read"):
+            torch.sum(self.buffer, dim=0, out=self.sink)
+
+
+class GpuTimer:
+    """Holds the L2 flush buffer for a whole sweep."""
+
+    def __init__(self, device: torch.device):
+        props = torch.cuda.get_device_properties(device)
+        self.flush = L2Flush(device)
         self.cycles_per_us = props.clock_rate / 1e3 if hasattr(props, "clock_rate") else 2000.0
 
     def time(self, fn: Callable[[], object], opts: TimingOptions) -> TimingStats:
@@ -118,7 +151,7 @@ class GpuTimer:
         while not _enough(samples, time.perf_counter() - begun, opts):
             pairs = []
             for _ in range(opts.batch):
-                self.flush.zero_()
+                self.flush(opts.flush)
                 torch.cuda._sleep(spin_cycles)
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
@@ -127,15 +160,20 @@ class GpuTimer:
                 pairs.append((start, end))
             torch.cuda.synchronize()
             samples.extend(s.elapsed_time(e) * 1e3 for s, e in pairs)
-        return TimingStats(timer="cuda_events", samples_us=tuple(samples), host_us=host)
+        return TimingStats(timer=f"cuda_events/flush-{opts.flush}", samples_us=tuple(samples), host_us=host)
 
 
 def time_cpu(fn: Callable[[], object], opts: TimingOptions) -> TimingStats:
+    """CPU clock around each call; on a GPU machine the device is synchronised after each call, so
+    a host computation that ends in a copy to the GPU is timed to the copy's end."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     host = host_call_us(fn, calls=1)
     samples: list[float] = []
     begun = time.perf_counter()
     while not _enough(samples, time.perf_counter() - begun, opts):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         samples.append((time.perf_counter() - t0) * 1e6)
     return TimingStats(timer="cpu_clock", samples_us=tuple(samples), host_us=host)

@@ -2,15 +2,16 @@
 
 The runner starts one worker per backend (and a fresh one after a crash), so a CUDA fault, a
 segfault or an abort costs only the point that caused it. For each point the worker draws fresh
-random inputs, computes the float64 references for a spread of rows (of every output the pass
-produces: y, or the gradients du, dk, dv, dw; gradients.Checker), runs the baseline backend at
-the same dtype (for err_ratio), prepares the backend (setup, outside any timing), makes one cold
-call into a NaN-poisoned output, checks it, and only if it is within budget times it — then checks
-the output again, since an error that moves between runs is a race.
+random inputs, computes the float64 references for rows drawn from a seed it records (of every
+output the pass produces: y, or the gradients du, dk, dv, dw; gradients.Checker), runs the
+baseline backend at the same dtype (for err_ratio), prepares the backend (setup, outside any
+timing), makes one cold call into a NaN-poisoned output, checks it, and only if it is within
+budget times it — then checks the output again, since an error that moves between runs is a race.
 """
 from __future__ import annotations
 
 import dataclasses
+import signal
 import time
 import traceback
 
@@ -21,7 +22,8 @@ from fftbench.gradients import Checker
 from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
-from fftbench.registry import Backend, load_backends
+from fftbench.reference import draw_seed
+from fftbench.registry import Backend, Prepared, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
 
@@ -76,10 +78,12 @@ class PointMeasurer:
             return None
         return check(b.prepare(problem, inputs).run()).overall.rel_l2_err
 
-    def _time(self, run) -> TimingStats:
-        if self.gpu_timer is not None:
-            return self.gpu_timer.time(run, self.job.timing)
-        return time_cpu(run, self.job.timing)
+    def _time(self, prepared: Prepared) -> TimingStats:
+        """CUDA events for device work; the CPU clock on the CPU and for a call computed on the host
+        (events around a spin kernel would time the spin, not the host's work)."""
+        if self.gpu_timer is not None and not prepared.on_host:
+            return self.gpu_timer.time(prepared.run, self.job.timing)
+        return time_cpu(prepared.run, self.job.timing)
 
     def measure(self, problem: Problem) -> dict:
         row: dict = {"status": "ok", "reason": None}
@@ -87,7 +91,9 @@ class PointMeasurer:
         row["err_budget"] = budget
         flops_exec = self.backend.flops(problem) if self.backend.flops else None
         inputs = make_inputs(problem, self.device)
-        check = Checker(problem, inputs)
+        seed = draw_seed()
+        check = Checker(problem, inputs, seed)
+        row.update(ref_seed=seed, ref_rows=len(check.rows))
         base_err = self._baseline_error(problem, inputs, check)
         row["baseline_rel_l2_err"] = base_err
 
@@ -115,7 +121,7 @@ class PointMeasurer:
             row["reason"] = errors.failure(budget)
         else:
             before = environment.gpu_state()
-            stats = self._time(prepared.run)
+            stats = self._time(prepared)
             state = environment.merge_states(before, environment.gpu_state())
             row.update(stats.as_row(), **state)
             # The timed runs' last output must still be right: a moving error is a race.
@@ -155,7 +161,18 @@ class PointMeasurer:
 
 
 def worker_main(job: WorkerJob, conn) -> None:
-    """Entry of the worker process: sends ("env", when, state), ("start", i), ("row", i, row), ("done",)."""
+    """Entry of the worker process: sends ("env", when, state), ("start", i), ("row", i, row), ("done",).
+
+    Ctrl-C is the parent's to handle (it stops its workers); a parent that is gone (kill -9)
+    breaks the pipe, and the worker ends quietly at its next message, as nobody is left to read it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _measure_all(job, conn)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _measure_all(job: WorkerJob, conn) -> None:
     backends = load_backends()
     if job.device == "cuda":
         torch.cuda.init()

@@ -86,6 +86,9 @@ def _make(problem: Problem, inputs: Inputs, compile_fn: bool) -> Prepared:
     k_f = _spectrum(problem, inputs.k, spec_dtype)
     if compile_fn:
         torch._dynamo.reset()  # one graph per point: a sweep changes dtype and size at every point
+        # The FFTs stay library calls by design; inductor's note that it generates no code for
+        # complex operators says just that, once per worker, in the middle of the progress lines.
+        warnings.filterwarnings("ignore", "Torchinductor does not support code generation for complex operators")
         fn = torch.compile(fft_conv, dynamic=False)
     else:
         fn = fft_conv

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from fftbench.cli import main
 from fftbench.results import load_run
@@ -17,7 +18,10 @@ def test_list_shows_suites_and_backend_availability(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert "seqlen" in out and "smoke" in out and "torch_fft" in out
-    assert "unavailable: needs a CUDA GPU" in out or "available" in out
+    states = {line.split()[0]: line.rsplit(" — ", 1)[1] for line in out.splitlines() if " — " in line}
+    assert states["torch_fft"] == "available"  # runs anywhere
+    if not torch.cuda.is_available():
+        assert states["monarch_cuda"] == "unavailable: needs a CUDA GPU; none is visible"
 
 
 @pytest.mark.parametrize(
@@ -96,3 +100,10 @@ def test_backward_passes_end_to_end_on_cpu(tmp_path):
     assert (ok["t_p50_us"] > 0).all()
     page = (out / "report.html").read_text()
     assert 'id="passes"' in page and "step / fwd" in page
+    # the passes are part of the run's selection: --resume DIR alone keeps them (nothing left to run)
+    meta, _ = load_run(out)
+    assert meta["selection"]["axes"]["pass"] == ["fwd", "bwd", "fwd_bwd"]
+    again = subprocess.run([sys.executable, "run_bench.py", "--resume", str(out), "--no-report"],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "24 already done" in again.stdout and len(load_run(out)[1]) == 24

@@ -75,6 +75,50 @@ def test_error_over_budget_fails_even_when_status_says_ok(baseline, tmp_path):
     assert "exceeds budget" in regression.failures[0]
 
 
+def _scale_error(target, factor):
+    def scale(row):
+        if (row["backend"], row["seqlen"], row["dtype"], row["mode"]) == target:
+            row["rel_l2_err"] *= factor
+        return row
+    return scale
+
+
+def test_error_grown_past_twice_fails_within_the_budget(baseline, tmp_path, capsys):
+    """A fused fp16 kernel 2.5× less accurate, still well inside the 2e-3 budget, fails the gate."""
+    current = _current(tmp_path)
+    edit_rows(current, _scale_error(("monarch_cuda", 16384, "fp16", "causal"), 2.5))
+    (regression,) = compare_runs(baseline, current, {"timing_fatal": False}).regressions
+    assert regression.backend == "monarch_cuda" and regression.err[1] < 2e-3
+    assert regression.failures[0].startswith("accuracy: rel L2 error grew")
+    assert main([str(baseline), str(current), "--timing-nonfatal"]) == 1
+    assert "### Regressions" in capsys.readouterr().out
+
+
+def test_error_growth_is_nonfatal_on_request_and_ignored_below_the_floor(baseline, tmp_path, capsys):
+    current = _current(tmp_path)
+    edit_rows(current, _scale_error(("monarch_cuda", 16384, "fp16", "causal"), 2.5))
+    edit_rows(current, _scale_error(("monarch_cuda", 1024, "fp32", "causal"), 4.0))  # 1e-7 → 4e-7: noise
+    assert main([str(baseline), str(current), "--timing-nonfatal", "--accuracy-nonfatal"]) == 0
+    assert "accuracy: rel L2 error grew" in capsys.readouterr().out  # still reported
+    fp32 = next(p for p in compare_runs(baseline, current).points if p.label.endswith("x1024 fp32 causal")
+                and p.backend == "monarch_cuda")
+    assert fp32.err_change > 3 and not fp32.failures
+
+
+def test_error_grown_from_zero_is_a_regression(baseline, tmp_path):
+    target = ("monarch_cuda", 16384, "fp16", "causal")
+    base, current = make_run(tmp_path / "zero", seed=1, **SMALL), _current(tmp_path)
+    edit_rows(base, _scale_error(target, 0.0))
+    (regression,) = compare_runs(base, current, {"timing_fatal": False}).regressions
+    assert "grew ×inf" in regression.failures[0]
+
+
+def test_error_grown_just_under_twice_passes(baseline, tmp_path):
+    current = _current(tmp_path)
+    edit_rows(current, _scale_error(("monarch_cuda", 16384, "fp16", "causal"), 1.5))  # ≤ 1.84× with noise
+    assert compare_runs(baseline, current, {"timing_fatal": False}).exit_code == 0
+
+
 def test_point_that_became_unavailable_is_reported_not_fatal(baseline, tmp_path):
     current = _current(tmp_path)
 
@@ -150,7 +194,7 @@ def _one_line_error(capsys) -> str:
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert len(lines) == 1 and lines[0].startswith("fftbench: error:")
     return lines[0]
 
 

@@ -2,7 +2,6 @@
 matches the float64 reference and its CPU twin at every tile shape (R1 = 1 … 16), both modes,
 both dtypes, gated, with B·H rows that fill no tile evenly and an odd B."""
 import pytest
-import torch
 
 from fftbench.cuda_build import hopper_reason, nvcc_path
 from fftbench.gradients import Checker

@@ -6,7 +6,8 @@ import torch
 
 from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
-from fftbench.reference import check_call, checked_rows, measure_error, reference
+from fftbench import reference as reference_module
+from fftbench.reference import DEFAULT_BUDGETS, check_call, checked_rows, measure_error, reference
 
 
 def direct_convolution(problem, inputs):
@@ -53,7 +54,7 @@ def test_inputs_are_random_not_zero():
     p = Problem(batch=2, channels=2, seqlen=32, gated=True)
     a, b = make_inputs(p, "cpu"), make_inputs(p, "cpu")
     for t in (a.u, a.v, a.w, a.k):
-        assert t.abs().min() >= 0 and t.abs().sum() > 0 and t.std() > 0.1
+        assert torch.count_nonzero(t) == t.numel() and t.std() > 0.1
     assert not torch.equal(a.u, b.u)
 
 
@@ -74,10 +75,65 @@ def test_error_metrics_and_nonfinite():
     assert err.nonfinite == 1 and not err.within(1.0)
 
 
-def test_reference_rows_are_capped_for_huge_problems():
-    p = Problem(batch=1, channels=768, seqlen=1 << 20, mode="causal")
+@pytest.mark.parametrize("problem, count", [
+    (Problem(1, 768, 1 << 20, mode="causal"), 64),        # was 8 evenly spaced rows
+    (Problem(1, 64, 1 << 22, mode="causal"), 64),         # every row (was rows 0 and 63)
+    (Problem(64, 768, 4096, mode="causal"), (1 << 24) // 8192),  # as many as the element cap holds
+    (Problem(2, 3, 24), 6),                               # small problems: every row
+])
+def test_checked_rows_count_first_and_last(problem, count):
+    rows = checked_rows(problem, seed=5)
+    assert len(rows) == count and len(rows.unique()) == count
+    assert rows[0] == 0 and rows[-1] == problem.rows - 1 and torch.all(rows[1:] > rows[:-1])
+
+
+def test_checked_rows_are_drawn_from_the_seed():
+    p = Problem(64, 768, 4096, mode="causal")
+    a, b = checked_rows(p, seed=1), checked_rows(p, seed=2)
+    assert torch.equal(a, checked_rows(p, seed=1))  # reproducible from the recorded seed
+    assert not torch.equal(a, b)
+    assert len(set(a.tolist()) & set(b.tolist())) < len(a) // 2  # not one fixed set with noise
+    gaps = (a[1:] - a[:-1]).unique()
+    assert len(gaps) > 3  # not evenly spaced
+
+
+def test_reference_in_chunks_matches_one_pass(monkeypatch):
+    p = Problem(batch=3, channels=4, seqlen=32, dtype="fp32", mode="causal", kernel_len=7, gated=True)
+    inputs = make_inputs(p, "cpu", seed=2)
     rows = checked_rows(p)
-    assert 1 <= len(rows) * p.fft_size <= 1 << 24 and rows[-1] == p.rows - 1
+    whole = reference(p, inputs, rows)
+    monkeypatch.setattr(reference_module, "_REF_ELEMENT_CAP", 2 * p.fft_size)  # two rows per chunk
+    assert torch.allclose(reference(p, inputs, rows), whole, rtol=0, atol=1e-12)
+    assert torch.allclose(whole, direct_convolution(p, inputs), atol=1e-9)
+
+
+def test_unchecked_rows_are_still_scanned_for_nonfinite(monkeypatch):
+    monkeypatch.setattr(reference_module, "MIN_CHECKED_ROWS", 2)
+    monkeypatch.setattr(reference_module, "_REF_ELEMENT_CAP", 1)
+    p = Problem(batch=1, channels=8, seqlen=16, dtype="fp32")
+    inputs = make_inputs(p, "cpu", seed=3)
+    rows = checked_rows(p, seed=0)
+    assert rows.tolist() == [0, 7]
+    out = torch.zeros(1, 8, 16)
+    out[0, 0], out[0, 7] = reference(p, inputs, rows).float()
+    out[0, 3, 5] = float("inf")
+    err = measure_error(p, out, reference(p, inputs, rows), rows)
+    assert err.rel_l2_err < 1e-6 and err.nonfinite == 1 and not err.within(1.0)
+
+
+def test_worker_records_the_rows_it_checked(tmp_path, monkeypatch):
+    from fftbench.registry import load_backends
+    from fftbench.timing import TimingOptions
+    from fftbench.worker import PointMeasurer, WorkerJob
+
+    monkeypatch.setattr(reference_module, "_REF_ELEMENT_CAP", 1)  # the 64-row minimum decides
+    p = Problem(batch=1, channels=80, seqlen=16, dtype="fp32", mode="circular")
+    job = WorkerJob(backend="torch_fft", problems=(p,), device="cpu", budgets=DEFAULT_BUDGETS, calibration={},
+                    timing=TimingOptions(min_samples=3, min_time_s=0.0, max_time_s=0.05), error_log=str(tmp_path / "e"))
+    measurer = PointMeasurer(job, load_backends())
+    first, second = measurer.measure(p), measurer.measure(p)
+    assert first["status"] == "ok" and first["ref_rows"] == 64 and second["ref_rows"] == 64
+    assert first["ref_seed"] != second["ref_seed"]
 
 
 def test_check_call_poisons_the_output_before_the_call():

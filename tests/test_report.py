@@ -9,7 +9,7 @@ import pytest
 from fftbench.report import write_report
 from fftbench.report.frames import backend_colors, prepare
 from fftbench.report.plots import PLOTS, sparsity
-from fftbench.results import load_run
+from fftbench.results import SKIPPED, load_run
 from tests.fixtures.synthetic_runs import edit_rows, make_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,7 +40,8 @@ def test_page_is_self_contained(report):
 def test_table_lists_every_row_with_its_status(report):
     html = report.read_text()
     rows = [json.loads(line) for line in (report.parent / "results.jsonl").read_text().splitlines()]
-    assert html.count('<tr class="row-') == len(rows)
+    skips = {(r["backend"], r["status"], r["reason"]) for r in rows if r["status"] in SKIPPED}
+    assert html.count('<tr class="row-') == sum(r["status"] not in SKIPPED for r in rows) + len(skips)
     for status in {r["status"] for r in rows}:
         assert f'class="row-{status}"' in html
 
@@ -89,11 +90,11 @@ def test_passes_table_puts_forward_and_backward_side_by_side():
              ("monarch_cuda", "fwd"): 20.0, ("monarch_cuda", "bwd"): 30.0, ("monarch_cuda", "fwd_bwd"): 50.0}
     rows = [complete_row({"backend": b, "batch": 2, "channels": 3, "seqlen": 4096, "kernel_len": 4096, "mode": "causal",
                           "dtype": "fp16", "gated": False, "freq_sparsity": 0.0, "pass": p, "status": "ok",
-                          "t_p50_us": t, "t_p20_us": t, "t_p80_us": t,
+                          "is_baseline": b == "torch_fft", "t_p50_us": t, "t_p20_us": t, "t_p80_us": t,
                           "du_rel_l2_err": {"bwd": 1e-3, "fwd_bwd": 5e-3}.get(p), "dk_rel_l2_err": 2e-7 if p != "fwd" else None})
             for (b, p), t in times.items()]
     table = {r["backend"]: r for r in pass_rows(prepare(pd.DataFrame(rows, columns=list(COLUMNS))))}
-    assert set(table) == {"torch_fft", "monarch_cuda"} and table["monarch_cuda"]["point"] == "B2×H3×N4096 fp16 causal"
+    assert set(table) == {"torch_fft", "monarch_cuda"} and table["monarch_cuda"]["point"] == "2x3x4096 fp16 causal"
     assert (table["monarch_cuda"]["fwd"], table["monarch_cuda"]["bwd"], table["monarch_cuda"]["fwd_bwd"]) == ("20", "30", "50")
     assert table["monarch_cuda"]["step_over_fwd"] == "2.50" and table["torch_fft"]["step_over_fwd"] == "4.00"
     assert table["monarch_cuda"]["speedup"] == "8.00" and table["torch_fft"]["speedup"] == ""

@@ -1,5 +1,5 @@
 """The results table as the plots and the page need it: numeric columns, the speedup over the
-torch_fft baseline of the same run, and stable colours per backend.
+baseline backend of the same run (the rows marked is_baseline), and stable colours per backend.
 
 Only saved results are read here (never the GPU), so a report can be rebuilt from any run
 directory, including one copied off the benchmark machine.
@@ -10,13 +10,11 @@ import math
 
 import pandas as pd
 
+from fftbench.problem import point_label
 from fftbench.results import COLUMNS, KEY_COLUMNS
 
-BASELINE_BACKEND = "torch_fft"
 DTYPE_ORDER = ("fp32", "fp16", "bf16")
 MODE_ORDER = ("causal", "circular")
-FAILED = ("wrong", "error", "oom", "timeout")
-SKIPPED = ("unsupported", "unavailable")
 POINT_COLUMNS = tuple(c for c in KEY_COLUMNS if c not in ("suite", "backend"))
 
 _NON_NUMERIC = {
@@ -34,12 +32,13 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     """Typed copy of a results frame with derived columns:
 
     partial_frac = K/N; dense = neither partial nor frequency-sparse; speedup (and its p20–p80
-    band) = torch_fft p50 at the same point / this p50; point = a short readable label.
+    band) = the baseline backend's p50 at the same point / this p50; point = the point's label.
     """
     df = frame.copy()
     for column in NUMERIC_COLUMNS:
         df[column] = pd.to_numeric(df[column], errors="coerce")
     df["gated"] = df["gated"].fillna(False).astype(bool)
+    df["is_baseline"] = df["is_baseline"].fillna(False).astype(bool)
     df["freq_sparsity"] = df["freq_sparsity"].fillna(0.0)
     df["pass"] = df["pass"].fillna("fwd")
     df["kernel_len"] = df["kernel_len"].fillna(df["seqlen"])
@@ -49,7 +48,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     df["dense"] = (df["kernel_len"] == df["seqlen"]) & (df["freq_sparsity"] == 0)
     df["point"] = [point_label(row) for row in df.to_dict("records")]
 
-    base = df[df["backend"] == BASELINE_BACKEND][list(POINT_COLUMNS) + ["t_p50_us"]]
+    base = df[df["is_baseline"]][list(POINT_COLUMNS) + ["t_p50_us"]]
     base = base.drop_duplicates(list(POINT_COLUMNS), keep="last").rename(columns={"t_p50_us": "base_p50_us"})
     df = df.merge(base, on=list(POINT_COLUMNS), how="left")
     df["speedup"] = df["base_p50_us"] / df["t_p50_us"]
@@ -58,23 +57,17 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def point_label(row: dict) -> str:
-    parts = [f"B{int(row['batch'])}×H{int(row['channels'])}×N{int(row['seqlen'])}", row["dtype"], row["mode"]]
-    if row["kernel_len"] != row["seqlen"]:
-        parts.append(f"K={int(row['kernel_len'])}")
-    if row["gated"]:
-        parts.append("gated")
-    if row["freq_sparsity"]:
-        parts.append(f"fsparse={row['freq_sparsity']:g}")
-    if row["pass"] != "fwd":
-        parts.append(row["pass"])
-    return " ".join(parts)
+def baseline_backend(df: pd.DataFrame) -> str | None:
+    """The run's baseline backend (its rows are marked is_baseline), or None."""
+    names = df.loc[df["is_baseline"], "backend"]
+    return names.iloc[0] if len(names) else None
 
 
-def backend_colors(backends) -> dict[str, str]:
-    others = sorted(b for b in set(backends) if b != BASELINE_BACKEND)
+def backend_colors(backends, baseline: str | None = None) -> dict[str, str]:
+    others = sorted(b for b in set(backends) if b != baseline)
     colors = {b: _PALETTE[i % len(_PALETTE)] for i, b in enumerate(others)}
-    colors[BASELINE_BACKEND] = "#000000"
+    if baseline is not None:
+        colors[baseline] = "#000000"
     return colors
 
 

@@ -14,9 +14,9 @@ import matplotlib
 import pandas as pd
 
 from fftbench.report import plots as plot_defs
-from fftbench.report.frames import BASELINE_BACKEND, FAILED, SKIPPED, backend_colors, geomean, prepare
+from fftbench.report.frames import backend_colors, baseline_backend, geomean, prepare
 from fftbench.report.passes import pass_rows
-from fftbench.results import load_run
+from fftbench.results import FAILED, SKIPPED, STATUSES, load_run
 
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTS_DIR = "plots"
@@ -25,20 +25,21 @@ REPORT_FILE = "report.html"
 # (header, column, format, tooltip) of the point table; format None: text.
 TABLE_COLUMNS = (
     ("backend", "backend", None, "registered backend name"),
-    ("point", "point", None, "batch × channels × N, dtype, mode, K, gating, frequency sparsity"),
+    ("point", "point", None, "batch × channels × N, dtype, mode, K, gating, frequency sparsity, pass (when not fwd)"),
     ("N", "seqlen", "d", "sequence length"),
-    ("status", "status", None, "ok, wrong, unsupported, unavailable, oom, error, timeout"),
-    ("reason", "reason", None, "why the point is not ok"),
+    ("status", "status", None, ", ".join(STATUSES)),
     ("p50 µs", "t_p50_us", ".4g", "median time"),
     ("p20–p80 µs", "spread", None, "spread of the timed samples"),
     ("min µs", "t_min_us", ".4g", "fastest sample"),
     ("n", "n_samples", "d", "timed samples"),
-    ("speedup", "speedup", ".3g", f"{BASELINE_BACKEND} p50 / p50 at the same point"),
+    ("speedup", "speedup", ".3g", "the baseline backend's p50 / p50 at the same point"),
     ("rel L2 err", "rel_l2_err", ".2e", "relative L2 error vs the float64 reference"),
-    ("err ratio", "err_ratio", ".3g", f"error / {BASELINE_BACKEND} error at the same dtype"),
+    ("err ratio", "err_ratio", ".3g", "error / the baseline backend's error at the same dtype"),
     ("budget", "err_budget", ".1e", "error budget of the dtype"),
-    ("HBM floor", "frac_hbm_floor", ".3f", "fraction of the HBM floor (1 = at the memory limit)"),
-    ("TFLOP/s", "tflops", ".3g", "model FLOPs per second"),
+    ("HBM floor", "frac_hbm_floor", ".3g", "fraction of the HBM floor (1 = at the memory limit)"),
+    ("model TFLOP/s", "tflops", ".3g", "conventional FLOPs (5·n·log2 n per complex FFT) per second: the same count for every backend"),
+    ("exec TFLOP/s", "tflops_executed", ".3g", "FLOPs the backend declares it executes, per second (empty: none declared)"),
+    ("exec / peak", "frac_peak_executed", ".2f", "executed TFLOP/s / the matmul peak measured at the dtype"),
     ("FLOP/B", "arith_intensity", ".3g", "arithmetic intensity: model FLOPs / minimum HBM bytes"),
     ("kernels", "n_kernels", "d", "kernels one call launches (torch.profiler)"),
     ("HBM GB (ncu)", "prof_moved_gb", ".3g", "DRAM bytes read + written by one call, measured by Nsight Compute (--profile)"),
@@ -47,6 +48,7 @@ TABLE_COLUMNS = (
     ("FLOPs meas/decl", "prof_flops_vs_declared", ".2f", "FLOPs counted by ncu / the backend's declared executed FLOPs (--profile)"),
     ("SM MHz", "sm_clock_mhz", ".0f", "SM clock sampled around the point"),
     ("throttled", "throttled", None, "clock throttling seen around the point"),
+    ("reason", "reason", None, "why the point is not ok"),  # last: long text, empty on ok rows
 )
 
 
@@ -65,20 +67,47 @@ def _sort_value(value) -> str:
     return str(value)
 
 
-def table_rows(df: pd.DataFrame) -> list[dict]:
+# Always shown; any other column of TABLE_COLUMNS only when some row of the run has a value there
+# (a CPU run has no kernels, clocks or ncu profile: seven empty columns would push the table off
+# the page).
+_ALWAYS_SHOWN = ("backend", "point", "seqlen", "status", "reason")
+
+
+def table_columns(df: pd.DataFrame) -> tuple:
+    def shown(column):
+        source = "t_p20_us" if column == "spread" else column
+        return column in _ALWAYS_SHOWN or (source in df and df[source].notna().any())
+    return tuple(c for c in TABLE_COLUMNS if shown(c[1]))
+
+
+def _cells(record: dict, columns) -> list[dict]:
+    cells = []
+    for _, column, fmt, _ in columns:
+        value = record.get(column)
+        numeric = fmt is not None or column == "spread"
+        sort_key = record.get("t_p20_us") if column == "spread" else value
+        cls = {"status": f"status-{record['status']}", "reason": "reason"}.get(column, "num" if numeric else None)
+        cells.append({"text": _fmt(value, fmt), "sort": _sort_value(sort_key) if numeric else None, "cls": cls})
+    return cells
+
+
+def table_rows(df: pd.DataFrame, columns=TABLE_COLUMNS) -> list[dict]:
+    """Ok rows first, then failures, one row per point; then the skipped points, one row per
+    backend, status and reason (their other cells would be empty)."""
+    order = {s: i for i, s in enumerate(STATUSES)}
+    ranked = df.assign(_rank=df["status"].map(order).fillna(len(order)))
     rows = []
-    ordered_rows = df.sort_values(["backend", "dtype", "mode", "seqlen", "kernel_len", "freq_sparsity"])
-    for record in ordered_rows.to_dict("records"):
-        record["spread"] = (f"{record['t_p20_us']:.4g}–{record['t_p80_us']:.4g}"
+    measured = ranked[~ranked["status"].isin(SKIPPED)]
+    for record in measured.sort_values(["_rank", "backend", "dtype", "mode", "seqlen", "kernel_len",
+                                        "freq_sparsity", "pass"]).to_dict("records"):
+        record["spread"] = (f"{record['t_p20_us']:.3g}–{record['t_p80_us']:.3g}"
                             if record["t_p20_us"] == record["t_p20_us"] else None)
-        cells = []
-        for _, column, fmt, _ in TABLE_COLUMNS:
-            value = record.get(column)
-            numeric = fmt is not None or column == "spread"
-            sort_key = record["t_p20_us"] if column == "spread" else value
-            cls = {"status": f"status-{record['status']}", "reason": "reason"}.get(column, "num" if numeric else None)
-            cells.append({"text": _fmt(value, fmt), "sort": _sort_value(sort_key) if numeric else None, "cls": cls})
-        rows.append({"status": record["status"], "cells": cells})
+        rows.append({"status": record["status"], "cells": _cells(record, columns)})
+    skipped = ranked[ranked["status"].isin(SKIPPED)].fillna({"reason": "(no reason recorded)"})
+    for (_, backend, status, reason), group in skipped.groupby(["_rank", "backend", "status", "reason"]):
+        point = group["point"].iloc[0] if len(group) == 1 else f"{len(group)} points"
+        record = {"backend": backend, "status": status, "reason": reason, "point": point}
+        rows.append({"status": status, "cells": _cells(record, columns)})
     return rows
 
 
@@ -151,7 +180,7 @@ def _svg_data_uri(path: Path) -> str:
 def render_plots(df: pd.DataFrame, meta: dict, plots_dir: Path) -> list[dict]:
     """Draw every plot to plots_dir/*.png and *.svg; a plot without data becomes a note."""
     plots_dir.mkdir(parents=True, exist_ok=True)
-    colors = backend_colors(df["backend"].dropna())
+    colors = backend_colors(df["backend"].dropna(), baseline_backend(df))
     rendered = []
     for spec in plot_defs.PLOTS:
         with matplotlib.rc_context(plot_defs.STYLE):
@@ -178,8 +207,9 @@ def render_page(meta: dict, df: pd.DataFrame, plots: list[dict]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     counts = df["status"].value_counts().to_dict()
+    columns = table_columns(df)
     return env.get_template("report.html.j2").render(
-        meta=meta, env=environment(meta), plots=plots, columns=TABLE_COLUMNS, rows=table_rows(df),
+        meta=meta, env=environment(meta), plots=plots, columns=columns, rows=table_rows(df, columns),
         failures=failure_groups(df), summary=backend_summary(df), counts=counts, n_rows=len(df),
         passes=pass_rows(df),
     )

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 
 from fftbench.gradients import GRAD_NAMES
-from fftbench.problem import PASSES
-from fftbench.report.frames import BASELINE_BACKEND, point_label
+from fftbench.problem import PASSES, point_label
+from fftbench.report.frames import baseline_backend
 
 
 def _us(value) -> str:
@@ -32,7 +32,8 @@ def pass_rows(df: pd.DataFrame) -> list[dict]:
     keys = list(dict.fromkeys(zip(ok["step_point"], ok["backend"])))  # points by N, not by label text
     times = times.reindex(index=pd.MultiIndex.from_tuples(keys), columns=list(PASSES))
     step = times["fwd_bwd"]
-    base_step = {point: t for (point, backend), t in step.items() if backend == BASELINE_BACKEND}
+    baseline = baseline_backend(df)
+    base_step = {point: t for (point, backend), t in step.items() if backend == baseline}
     grads = ok[ok["pass"] != "fwd"].sort_values("pass", kind="stable")  # bwd before fwd_bwd
     bwd = grads.drop_duplicates(["step_point", "backend"]).set_index(["step_point", "backend"])
     rows = []
@@ -41,7 +42,7 @@ def pass_rows(df: pd.DataFrame) -> list[dict]:
         rows.append({
             "point": point, "backend": backend, **{p: _us(t[p]) for p in PASSES},
             "step_over_fwd": _ratio(t["fwd_bwd"], t["fwd"]),
-            "speedup": _ratio(base_step.get(point), t["fwd_bwd"]) if backend != BASELINE_BACKEND else "",
+            "speedup": _ratio(base_step.get(point), t["fwd_bwd"]) if baseline not in (None, backend) else "",
             "errors": "" if errors is None else " · ".join(
                 f"{n} {errors[f'{n}_rel_l2_err']:.1e}" for n in GRAD_NAMES if pd.notna(errors[f"{n}_rel_l2_err"])),
         })

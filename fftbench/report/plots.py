@@ -11,10 +11,12 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullFormatter
 
-from fftbench.report.frames import BASELINE_BACKEND, DTYPE_ORDER, MODE_ORDER, iter_series, ordered
+from fftbench.registry import PEER_FAMILY
+from fftbench.report.frames import DTYPE_ORDER, MODE_ORDER, baseline_backend, iter_series, ordered
 
 # Applied with matplotlib.rc_context around drawing and saving (never globally, at import).
 STYLE = {
@@ -72,6 +74,14 @@ def _plain_log(axis) -> None:
     axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
+def _decimal_log(axis) -> None:
+    """A log axis labelled in 1-2-5 steps as plain decimals (0.002, 0.005, 0.01, …), no minor
+    labels: over one or two decades, labelled minor ticks (20, 30, 40, 60) run into each other."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _log2_x(ax) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(LogLocator(base=2, numticks=12))
@@ -89,23 +99,48 @@ def _log2_y(ax) -> None:
     """Speedups: ticks at powers of two (…, 0.5, 1, 2, 4, …) read better than decades."""
     ax.set_yscale("log", base=2)
     ax.yaxis.set_major_locator(LogLocator(base=2))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _line(ax, x, y, backend: str, label: str, colors) -> None:
-    """A series: the backend's colour, dashed when gated."""
-    ax.plot(x, y, marker="o", ms=3, color=colors[backend], label=label, ls="--" if label.endswith("gated") else "-")
+def _is_peer(s) -> bool:
+    return "family" in s and bool(s["family"].eq(PEER_FAMILY).any())
+
+
+def _series_style(s, label: str, color: str) -> tuple[str, dict]:
+    """(label, line style) of a series. Ours: the backend's colour, dashed when gated. A peer (a
+    published kernel, the registry's PEER_FAMILY) is a reference line: greyed colour, dashed
+    (dotted when gated), hollow markers; one that transforms k on every call says so."""
+    gated = bool(s["gated"].any())
+    if not _is_peer(s):
+        return label, {"color": color, "ls": "--" if gated else "-"}
+    if s["precomputed_spectrum"].eq(False).any():
+        label += " (k transformed per call)"
+    # A grey tinted by the backend's colour: two peers still differ, and none looks like one of ours.
+    greyed = to_hex(0.35 * np.array(to_rgb(color)) + 0.65 * 0.6)
+    return label, {"color": greyed, "ls": ":" if gated else "--", "mfc": "none"}
+
+
+def _line(ax, s, column: str, backend: str, label: str, colors) -> str:
+    """Plot s[column] against N; returns the colour used (for the series' band)."""
+    label, style = _series_style(s, label, colors[backend])
+    ax.plot(s["seqlen"], s[column], marker="o", ms=3, label=label, **style)
+    return style["color"]
 
 
 def _legend(fig) -> Figure:
-    """One legend for the whole figure, outside the panels, so it never hides data."""
+    """One legend for the whole figure, outside the panels, so it never hides data; the figure
+    widens by the legend's width, so the panels keep theirs (a one-panel figure would otherwise
+    give most of its width to the legend and squeeze its tick labels together)."""
     entries = {}
     for ax in fig.axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
     if entries:
-        fig.legend(entries.values(), entries.keys(), loc="outside right upper", frameon=False)
+        legend = fig.legend(entries.values(), entries.keys(), loc="outside right upper", frameon=False)
+        extra = legend.get_window_extent().width / fig.dpi
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width + extra, height)
     return fig
 
 
@@ -120,8 +155,8 @@ def runtime_vs_n(df, meta, colors):
     fig, panels = _dtype_mode_panels(data)
     for ax, panel in panels:
         for label, backend, s in iter_series(panel):
-            _line(ax, s["seqlen"], s["t_p50_us"], backend, label, colors)
-            ax.fill_between(s["seqlen"], s["t_p20_us"], s["t_p80_us"], color=colors[backend], alpha=0.2, lw=0)
+            color = _line(ax, s, "t_p50_us", backend, label, colors)
+            ax.fill_between(s["seqlen"], s["t_p20_us"], s["t_p80_us"], color=color, alpha=0.2, lw=0)
         _log2_x(ax)
         _log_y(ax)
         ax.set_ylabel("time p50 (µs), band p20–p80")
@@ -129,19 +164,20 @@ def runtime_vs_n(df, meta, colors):
 
 
 def speedup_vs_n(df, meta, colors):
-    data = _timed(df[df["dense"] & (df["backend"] != BASELINE_BACKEND)])
+    data = _timed(df[df["dense"] & ~df["is_baseline"]])
     data = data[data["speedup"].notna()]
     if data.empty:
         return None
+    base = baseline_backend(df)
     fig, panels = _dtype_mode_panels(data)
     for ax, panel in panels:
-        ax.axhline(1.0, color=colors.get(BASELINE_BACKEND, "k"), lw=1, label=f"{BASELINE_BACKEND} (= 1)")
+        ax.axhline(1.0, color=colors.get(base, "k"), lw=1, label=f"{base} (= 1)")
         for label, backend, s in iter_series(panel):
-            _line(ax, s["seqlen"], s["speedup"], backend, label, colors)
-            ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
+            color = _line(ax, s, "speedup", backend, label, colors)
+            ax.fill_between(s["seqlen"], s["speedup_lo"], s["speedup_hi"], color=color, alpha=0.2, lw=0)
         _log2_x(ax)
         _log2_y(ax)
-        ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
+        ax.set_ylabel(f"speedup over {base}")
     return _legend(fig)
 
 
@@ -151,12 +187,21 @@ def hbm_floor_vs_n(df, meta, colors):
     if data.empty:
         return None
     fig, panels = _dtype_mode_panels(data)
+    values = data["frac_hbm_floor"]
+    spread = values.max() / values[values > 0].min() if (values > 0).any() else 1.0
     for ax, panel in panels:
-        ax.axhline(1.0, color="grey", lw=1, ls=":")
         for label, backend, s in iter_series(panel):
-            _line(ax, s["seqlen"], s["frac_hbm_floor"], backend, label, colors)
+            _line(ax, s, "frac_hbm_floor", backend, label, colors)
         _log2_x(ax)
-        ax.set_ylim(0, max(1.05, float(panel["frac_hbm_floor"].max()) * 1.05))
+        # Scaled to the data, not to 0..1: a CPU run sits at 0.001..0.05 and would be a flat line at
+        # zero. Backends a decade or more apart get a log axis, so the slower ones stay readable.
+        if spread > 10:
+            ax.set_yscale("log")
+            _decimal_log(ax.yaxis)
+        else:
+            ax.set_ylim(0, float(values.max()) * 1.15)
+        if values.max() > 0.5:
+            ax.axhline(1.0, color="grey", lw=1, ls=":")
         ax.set_ylabel("fraction of HBM floor (1 = memory bound)")
     return _legend(fig)
 
@@ -174,9 +219,11 @@ def roofline(df, meta, colors):
         panel = data[data["dtype"] == dtype]
         for backend, s in panel.groupby("backend"):
             dense, sparse = s[s["dense"]], s[~s["dense"]]
-            ax.scatter(dense["arith_intensity"], dense["tflops"], s=12, color=colors[backend], label=backend)
+            label, style = _series_style(s, backend, colors[backend])
+            ax.scatter(dense["arith_intensity"], dense["tflops"], s=12, color=style["color"], label=label,
+                       marker="D" if _is_peer(s) else "o")
             ax.scatter(sparse["arith_intensity"], sparse["tflops"], s=12, facecolors="none",
-                       edgecolors=colors[backend], label=f"{backend} partial/sparse" if len(sparse) else None)
+                       edgecolors=style["color"], label=f"{label} partial/sparse" if len(sparse) else None)
         x = np.geomspace(panel["arith_intensity"].min() / 2, panel["arith_intensity"].max() * 4, 64)
         roofs = []
         if copy_gbps:
@@ -188,11 +235,11 @@ def roofline(df, meta, colors):
         if len(roofs) == 2:
             ax.plot(x, np.minimum(*roofs), color="black", lw=1.5, alpha=0.5)
         ax.set_xscale("log")
-        _plain_log(ax.xaxis)
+        _decimal_log(ax.xaxis)
         _log_y(ax)
         ax.set_title(dtype + ("" if roofs else " (no calibration in run.json)"))
         ax.set_xlabel("arithmetic intensity (FLOP / min HBM byte)")
-        ax.set_ylabel("achieved TFLOP/s")
+        ax.set_ylabel("achieved TFLOP/s (model FLOPs)")
     return _legend(fig)
 
 
@@ -210,8 +257,9 @@ def error_vs_n(df, meta, colors):
             ax.axhline(budget, color="red", lw=1, ls=":", label=f"{dtype} budget {budget:.1e}")
         for mode, by_mode in panel[panel["dense"]].groupby("mode"):
             for label, backend, s in iter_series(by_mode):
+                label, style = _series_style(s, label, colors[backend])
                 ax.plot(s["seqlen"], s["rel_l2_err"], marker="o" if mode == "causal" else "s", ms=3,
-                        ls="--" if label.endswith("gated") else "-", color=colors[backend], label=f"{label} · {mode}")
+                        label=f"{label} · {mode}", **style)
         wrong = panel[panel["status"] == "wrong"]
         if not wrong.empty:
             ax.scatter(wrong["seqlen"], wrong["rel_l2_err"], marker="x", s=40, color="red", zorder=5, label="wrong")
@@ -223,9 +271,9 @@ def error_vs_n(df, meta, colors):
 
 
 def sparsity(df, meta, colors):
-    """Speedup over torch_fft against K/N and against the zeroed-bin fraction, each sparse
-    series anchored by the dense point with the same other parameters."""
-    timed = _timed(df[df["backend"] != BASELINE_BACKEND])
+    """Speedup over the baseline backend against K/N and against the zeroed-bin fraction, each
+    sparse series anchored by the dense point with the same other parameters."""
+    timed = _timed(df[~df["is_baseline"]])
     timed = timed[timed["speedup"].notna()]
     views = (
         ("partial_frac", (timed["partial_frac"] < 1) & (timed["freq_sparsity"] == 0), "partial kernel fraction K/N"),
@@ -252,7 +300,7 @@ def sparsity(df, meta, colors):
             ax.plot(s[column], s["speedup"], "o-", ms=3, color=colors[backend], label=f"{backend} {dtype} {mode} N={n}")
             ax.fill_between(s[column], s["speedup_lo"], s["speedup_hi"], color=colors[backend], alpha=0.2, lw=0)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"speedup over {BASELINE_BACKEND}")
+        ax.set_ylabel(f"speedup over {baseline_backend(df)}")
     return _legend(fig)
 
 
@@ -260,10 +308,10 @@ PLOTS = (
     PlotSpec("runtime", "Runtime vs N",
              "Median time per point (line) and its p20–p80 band, dense points, one panel per dtype and mode.",
              "No timed dense points in this run.", runtime_vs_n),
-    PlotSpec("speedup", f"Speedup over {BASELINE_BACKEND}",
-             f"{BASELINE_BACKEND} median time at the same point in this run divided by the backend's "
+    PlotSpec("speedup", "Speedup over the baseline",
+             "The baseline backend's median time at the same point in this run divided by the backend's "
              "(band: the backend's p20–p80). Above 1 is faster than the baseline.",
-             f"No points with both a timed backend and a timed {BASELINE_BACKEND} baseline.", speedup_vs_n),
+             "No points with both a timed backend and a timed baseline.", speedup_vs_n),
     PlotSpec("hbm_floor", "Fraction of the HBM floor",
              "Time to move the minimum HBM bytes at the measured copy bandwidth, divided by the measured time: "
              "1 means the kernel runs at the memory limit.",

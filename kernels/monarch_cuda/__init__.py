@@ -21,7 +21,8 @@ from fftbench.problem import PASSES, Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.monarch_cuda import backward, large
 from kernels.monarch_cuda.plan import SEQLENS as V2_SEQLENS, SLICE, Plan, tables
-from kernels.monarch_cuda.twin import Twin, size_reason, twin_prepared
+from kernels.monarch_cuda.twin import Twin
+from kernels.twins import size_reason, twin_prepared
 from kernels.monarch_long.stage_twin import Twin as V4Twin
 
 LIBRARY = CudaLibrary("monarch_cuda", sources=(Path(__file__).with_name("monarch.cu"), *COMMON_SOURCES))

@@ -72,13 +72,14 @@ template <bool BF16> __device__ __forceinline__ uint32_t mul2(uint32_t a, uint32
     }
 }
 
-// c += a·b, m16n8k16, fp32 accumulation.
+// c += a·b, m16n8k16, fp32 accumulation. Not volatile: it touches no memory, so the compiler may
+// interleave it with independent work (ldmatrix/stmatrix stay volatile: they read shared memory).
 template <bool BF16> __device__ __forceinline__ void mma(float* c, const uint32_t* a, const uint32_t* b) {
     if constexpr (BF16)
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
     else
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
@@ -94,7 +95,7 @@ __device__ __forceinline__ void stsm_x4(uint32_t addr, const uint32_t* r) {
 }
 __device__ __forceinline__ uint32_t movmatrix_trans(uint32_t x) {
     uint32_t r;
-    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(r) : "r"(x));
+    asm("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(r) : "r"(x));
     return r;
 }
 
@@ -130,21 +131,6 @@ __device__ __forceinline__ void load_a(AFrag& f, const uint16_t* mre, const uint
         f.nim[i] = f.im[i] ^ 0x80008000u;
     }
 }
-// B operand (k × n, n-tile j) of a 16×16 matrix M[k][n]: b0 = M[2t..2t+1][8j+g], b1 = M[2t+8..][8j+g].
-struct BFrag { uint32_t re[2][2], im[2][2], nim[2][2]; };
-__device__ __forceinline__ void load_b(BFrag& f, const uint16_t* mre, const uint16_t* mim, int lane) {
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int j = 0; j < 2; ++j)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const int k0 = 2 * t + 8 * h, col = 8 * j + g;
-            f.re[j][h] = uint32_t(mre[k0 * 16 + col]) | (uint32_t(mre[(k0 + 1) * 16 + col]) << 16);
-            f.im[j][h] = uint32_t(mim[k0 * 16 + col]) | (uint32_t(mim[(k0 + 1) * 16 + col]) << 16);
-            f.nim[j][h] = f.im[j][h] ^ 0x80008000u;
-        }
-}
-
 // A complex 16×16 tile in accumulator order: [n-tile j][c0..c3] as re and im.
 struct Acc {
     float re[2][4], im[2][4];
@@ -167,15 +153,18 @@ __device__ __forceinline__ void left_mul(Acc& acc, const AFrag& m, const uint32_
         mma<BF16>(acc.im[j], CONJ ? m.nim : m.im, xr[j]);
     }
 }
-// acc += X · M: X complex A operand (xr, xi), M complex B operand (conjugated when CONJ).
+// acc += X · M: X complex A operand (xr, xi), M a symmetric complex matrix (conjugated when
+// CONJ) given by its A fragment: by symmetry the B operand of n-tile j is {a[j], a[j+2]}
+// (B[2t..][8j+g] = M[8j+g][2t..]), so one set of registers serves both sides.
 template <bool BF16, bool CONJ>
-__device__ __forceinline__ void right_mul(Acc& acc, const uint32_t (&xr)[4], const uint32_t (&xi)[4], const BFrag& m) {
+__device__ __forceinline__ void right_mul(Acc& acc, const uint32_t (&xr)[4], const uint32_t (&xi)[4], const AFrag& m) {
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
-        mma<BF16>(acc.re[j], xr, m.re[j]);
-        mma<BF16>(acc.re[j], xi, CONJ ? m.im[j] : m.nim[j]);
-        mma<BF16>(acc.im[j], xi, m.re[j]);
-        mma<BF16>(acc.im[j], xr, CONJ ? m.nim[j] : m.im[j]);
+        const uint32_t re[2] = {m.re[j], m.re[j + 2]}, im[2] = {m.im[j], m.im[j + 2]}, nim[2] = {m.nim[j], m.nim[j + 2]};
+        mma<BF16>(acc.re[j], xr, re);
+        mma<BF16>(acc.re[j], xi, CONJ ? im : nim);
+        mma<BF16>(acc.im[j], xi, re);
+        mma<BF16>(acc.im[j], xr, CONJ ? nim : im);
     }
 }
 
@@ -344,10 +333,8 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
     uint8_t* const x = smem + L::tiles + half * L::half_bytes;  // input tile
     uint8_t* const ktile = x + kTileBytes;                       // one tile per kind
 
-    AFrag f16a;
-    BFrag f16b;
-    load_a(f16a, mats, mats + 256, lane);
-    load_b(f16b, mats, mats + 256, lane);
+    AFrag f16;  // W_16/4: the A operand of stages B, B⁻¹ and, being symmetric, the B operand of C, C⁻¹
+    load_a(f16, mats, mats + 256, lane);
 
     if constexpr (!GATED)
         if (g0 + half < g1) load_input<BF16, false>(p, x, h, g0 + half, lt);
@@ -387,16 +374,16 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
             load_tile_b(pre, pim, off, xr, xi);
             Acc acc;
             acc.zero();
-            left_mul<BF16, false>(acc, f16a, xr, xi);            // stage B
+            left_mul<BF16, false>(acc, f16, xr, xi);            // stage B
             twiddle<false>(acc, tw_bc + lane);
             uint32_t ar[4], ai[4];
             to_a<BF16>(acc, ar, ai);
             acc.zero();
-            right_mul<BF16, false>(acc, ar, ai, f16b);           // stage C
+            right_mul<BF16, false>(acc, ar, ai, f16);           // stage C
             spectrum_product(acc, spec + (k * p.r1 + ka) * 64 + lane, scale);
             to_a<BF16>(acc, ar, ai);
             acc.zero();
-            right_mul<BF16, true>(acc, ar, ai, f16b);            // stage C⁻¹
+            right_mul<BF16, true>(acc, ar, ai, f16);            // stage C⁻¹
             twiddle<true>(acc, tw_bc + lane);
             to_a<BF16>(acc, ar, ai);
             uint32_t br[2][2], bi[2][2];                         // transpose: [k_b][c] as B operand
@@ -408,7 +395,7 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
                     bi[j][hh] = movmatrix_trans(ai[2 * j + hh]);
                 }
             acc.zero();
-            left_mul<BF16, true>(acc, f16a, br, bi);             // stage B⁻¹
+            left_mul<BF16, true>(acc, f16, br, bi);             // stage B⁻¹
             // conj stage-A twiddle at (b, c), m = 16b + c: the chunk owner's table read transposed
             // (chunk q = b, its row k_a is lane (k_a&7)·4 + t's row half k_a>>3).
             const float4* ta = tw_a + k * 16 * 128 + (ka >> 3) * 32 + (ka & 7) * 4 + t;

@@ -16,7 +16,7 @@ from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch, hoppe
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.monarch_long.stage_plan import dft_operands, swizzle
-from kernels.monarch_long.stage_twin import size_reason, twin_prepared
+from kernels.twins import size_reason, twin_prepared
 from kernels.monarch_long.plan import LongPlan
 from kernels.monarch_long.twin import COMPUTE_DTYPE, LongTwin
 

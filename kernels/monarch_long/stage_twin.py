@@ -17,7 +17,6 @@ import torch
 
 from fftbench.inputs import torch_dtype
 from fftbench.problem import Problem
-from fftbench.registry import Prepared
 from kernels.monarch_long.stage_plan import Plan, pair_coefficients
 
 _ROWS_PER_CHUNK = 256
@@ -152,17 +151,3 @@ class Twin:
     def __call__(self, u, v=None, w=None, out=None) -> torch.Tensor:
         return run_rows(self.problem, self.dtype, self.rows, u, v, w, out)
 
-
-def size_reason(problem: Problem, max_elements: int) -> str | None:
-    """A twin is a CPU check, not a contender: it declines problems too large to run quickly."""
-    if problem.rows * problem.seqlen > max_elements:
-        return f"CPU twin: B·H·N = {problem.rows * problem.seqlen} > {max_elements} elements"
-    return None
-
-
-def twin_prepared(twin, inputs) -> Prepared:
-    """The launch closure of a twin backend: it runs on CPU copies of the inputs and returns y on
-    the inputs' device; no work is skipped."""
-    u, v, w = (t.cpu() if t is not None else None for t in (inputs.u, inputs.v, inputs.w))
-    device = inputs.u.device
-    return Prepared(run=lambda: twin(u, v, w).to(device), details={"decomposition": twin.plan.name, "work_skipped": "none"})

@@ -47,7 +47,7 @@ def unavailable_reason() -> str | None:
     if interpreted():
         return None
     if not torch.cuda.is_available():
-        return "needs a CUDA GPU with compute capability >= 8.0, or TRITON_INTERPRET=1 (CPU interpreter)"
+        return "needs a CUDA GPU (compute capability >= 8.0); on the CPU it runs under Triton's interpreter: set TRITON_INTERPRET=1"
     major, minor = torch.cuda.get_device_capability()
     if major < 8:
         return f"needs compute capability >= 8.0 (tensor-core tl.dot); this GPU is {major}.{minor}"

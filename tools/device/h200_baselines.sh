@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The H200 baselines of issue 15, produced by the suite itself, one bounded call at a time.
+#
+#   bash tools/device/h200_baselines.sh SUITE [BUDGET_S]
+#
+# SUITE: seqlen, longrange, precision, sparsity or gated runs `run_bench.py --suite SUITE` into
+# reports/baselines/h200-SUITE (every backend, every point; --resume when that directory exists);
+# `profile` runs Nsight Compute over reports/baselines/h200-seqlen's 1K/4K/16K/1M causal points
+# (resumable too: profiled points are skipped). The run stops itself after BUDGET_S seconds
+# (default 540, so a call fits a 10-minute device command); finished rows are kept, and the same
+# call again continues where it stopped. It prints COMPLETE or INCOMPLETE at the end.
+#
+# The device machine returns only $OUT, at most 8 files: the run directory comes back as
+# $OUT/h200-SUITE.tar.gz (with the log beside it). Unpack it into reports/baselines/ of the
+# checkout before the next call, so that the partial run travels with the tree and resumes:
+#   tar xzf FILES_AT/h200-seqlen.tar.gz -C reports/baselines
+#
+# Provenance: every row records the commit. Where the device copy has no usable .git, name the
+# commit: FFTBENCH_GIT_SHA=$(git rev-parse HEAD) FFTBENCH_GIT_DIRTY=0 (fftbench.environment).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+suite=${1:-}
+budget=${2:-540}
+case "$suite" in
+  seqlen|longrange|precision|sparsity|gated) dir=reports/baselines/h200-$suite ;;
+  profile) dir=reports/baselines/h200-seqlen ;;
+  *) echo "usage: $0 seqlen|longrange|precision|sparsity|gated|profile [BUDGET_S]" >&2; exit 2 ;;
+esac
+if ! [[ "$budget" =~ ^[0-9]+$ ]] || (( budget < 60 )); then
+  echo "$0: BUDGET_S must be an integer of at least 60 seconds, not '$budget'" >&2; exit 2
+fi
+if [[ -z "${FFTBENCH_GIT_SHA:-}" ]] && ! git rev-parse HEAD >/dev/null 2>&1; then
+  echo "$0: no git here: set FFTBENCH_GIT_SHA (and FFTBENCH_GIT_DIRTY=0) to the commit being measured" >&2; exit 2
+fi
+if ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  echo "$0: no CUDA GPU visible; these baselines are the H200's" >&2; exit 2
+fi
+
+export PYTHONUNBUFFERED=1
+out=${OUT:-/tmp/h200-baselines}
+mkdir -p "$out"
+log=$out/h200-$suite.log
+
+if [[ $suite == profile ]]; then
+  if [[ ! -f $dir/results.jsonl ]]; then
+    echo "$0: $dir has no results yet: run the seqlen suite first" >&2; exit 2
+  fi
+  cmd=(python3 run_bench.py profile "$dir" --seqlens 1K,4K,16K,1M --modes causal)
+else
+  # A point may take at most half the budget, so every call finishes at least one point.
+  where=(--out "$dir"); [[ -f $dir/run.json ]] && where=(--resume "$dir")
+  cmd=(python3 run_bench.py --suite "$suite" "${where[@]}" --no-report --point-timeout $((budget / 2)))
+fi
+
+echo "== ${cmd[*]}  (stops after ${budget} s)" | tee "$log"
+# SIGINT lets the CLI stop cleanly (finished rows are already on disk); SIGKILL 30 s later if not.
+timeout -s INT -k 30 "$budget" "${cmd[@]}" 2>&1 | tee -a "$log"
+rc=${PIPESTATUS[0]}
+
+tar czf "$out/h200-$suite.tar.gz" -C reports/baselines "$(basename "$dir")"
+if (( rc == 0 )); then
+  echo "COMPLETE: $suite (rc 0) -> $out/h200-$suite.tar.gz" | tee -a "$log"
+else
+  echo "INCOMPLETE: $suite stopped with rc $rc; unpack $out/h200-$suite.tar.gz into reports/baselines and call again" | tee -a "$log"
+fi
+exit $rc
