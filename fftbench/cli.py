@@ -1,9 +1,9 @@
 """Command line: run a suite (default), list suites and backends, render a report, compare runs.
 
-    fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal]
+    fftbench --suite seqlen [--backends a,b] [--dtypes fp16] [--seqlens 1K,4K] [--modes causal] [--passes fwd,bwd]
     fftbench --list
     fftbench report RUN_DIR
-    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long]
+    fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends monarch_long] [--passes bwd]
     fftbench compare BASELINE CURRENT [...]
     fftbench --suite smoke --gate BASELINE_RUN_DIR
     fftbench --suite seqlen --gpus all | --shard I/N      (see fftbench.shard, fftbench.lanes)
@@ -23,14 +23,14 @@ from pathlib import Path
 
 from fftbench import badinput, environment
 from fftbench.compare import BadInput
-from fftbench.problem import DTYPES, MODES, ProblemError
+from fftbench.problem import DTYPES, MODES, PASSES, ProblemError
 from fftbench.results import RUN_FILE, export_tables, load_run, write_run_meta
 from fftbench.shard import ShardError
 from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen, suite_path
 
 RUNS_DIR = environment.REPO_ROOT / "reports" / "runs"
 DEFAULT_SUITE = "seqlen"
-AXIS_FLAGS = {"dtype": "--dtypes", "seqlen": "--seqlens", "mode": "--modes"}
+AXIS_FLAGS = {"dtype": "--dtypes", "seqlen": "--seqlens", "mode": "--modes", "pass": "--passes"}
 
 
 class CliError(Exception):
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtypes", help=f"replace the suite's dtypes ({','.join(DTYPES)})")
     p.add_argument("--seqlens", help="replace the suite's sequence lengths, e.g. 1K,4K,1M")
     p.add_argument("--modes", help=f"replace the suite's modes ({','.join(MODES)})")
+    p.add_argument("--passes", help=f"replace the suite's passes ({','.join(PASSES)}): forward, backward, a training step")
     p.add_argument("--list", action="store_true", help="list suites and backends (with availability) and exit")
     p.add_argument("--out", type=Path, help="run directory (default reports/runs/<suite>-<time>-<commit>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
@@ -78,7 +79,7 @@ def list_everything(has_cuda: bool) -> str:
     for b in backends:
         why = b.unavailable_reason(has_cuda)
         state = "available" if why is None else f"unavailable: {why}"
-        caps = f"{','.join(b.dtypes)} {','.join(b.modes)} N∈[{b.seqlen_min},{b.seqlen_max}]"
+        caps = f"{','.join(b.dtypes)} {','.join(b.modes)} {','.join(b.passes)} N∈[{b.seqlen_min},{b.seqlen_max}]"
         lines.append(f"  {b.name:<{width}} [{b.family}] {caps} — {state}\n      {b.description}")
     return "\n".join(lines)
 
@@ -110,6 +111,11 @@ def _axis_overrides(args) -> dict:
         if bad:
             raise CliError(f"--modes: unknown {', '.join(bad)} (have {', '.join(MODES)})")
         over["mode"] = _csv(args.modes)
+    if args.passes:
+        bad = [m for m in _csv(args.passes) if m not in PASSES]
+        if bad:
+            raise CliError(f"--passes: unknown {', '.join(bad)} (have {', '.join(PASSES)})")
+        over["pass"] = _csv(args.passes)
     if args.seqlens:
         over["seqlen"] = _seqlens("--seqlens", args.seqlens)
     return over
@@ -191,7 +197,7 @@ def _selection_from_run(args, meta: dict):
     overrides = stored["axes"]
     problems = suite.points(cpu_sized=device == "cpu", overrides=overrides)
     for axis, values in _axis_overrides(args).items():
-        have = sorted({getattr(p, axis) for p in problems})
+        have = sorted({getattr(p, "pass_" if axis == "pass" else axis) for p in problems})
         if sorted(set(values)) != have:
             raise CliError(f"{AXIS_FLAGS[axis]} {getattr(args, AXIS_FLAGS[axis][2:])}: {where} has "
                            f"{axis} {','.join(map(str, have))}")
@@ -210,7 +216,7 @@ def _cpu_note(args, suite, problems) -> str:
     why = "--cpu given" if args.cpu else "no GPU visible"
     sizes = sorted({p.seqlen for p in problems})
     note = f"note: {why}: running the {suite.name} suite's CPU-sized problems (N {sizes[0]}…{sizes[-1]})"
-    default = not (args.resume or args.backends or args.dtypes or args.seqlens or args.modes)
+    default = not (args.resume or args.backends or args.dtypes or args.seqlens or args.modes or args.passes)
     if default and suite.cpu.get("minutes"):
         note += f"; this takes about {suite.cpu['minutes']:g} minutes on a 2-core machine"
     return note
@@ -285,11 +291,11 @@ def render_report(run_dir: Path) -> None:
 
 
 def profile_command(argv: list[str]) -> int:
-    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends b1,b2]:
+    """fftbench profile RUN_DIR [--seqlens 1K,4K] [--modes causal] [--dtypes fp16] [--backends b1,b2] [--passes bwd]:
     ncu over a finished run's ok points (all of them, or those matching every filter given)."""
     p = badinput.Parser(prog="fftbench profile")
     p.add_argument("run_dir", type=Path)
-    for flag in ("--seqlens", "--modes", "--dtypes", "--backends"):
+    for flag in ("--seqlens", "--modes", "--dtypes", "--backends", "--passes"):
         p.add_argument(flag)
     args = p.parse_args(argv)
     if not (args.run_dir / RUN_FILE).exists():
@@ -297,7 +303,8 @@ def profile_command(argv: list[str]) -> int:
     from fftbench.profile import profile_run
 
     only = {"seqlen": _seqlens("--seqlens", args.seqlens) if args.seqlens else None,
-            "mode": _csv(args.modes), "dtype": _csv(args.dtypes), "backend": _csv(args.backends)}
+            "mode": _csv(args.modes), "dtype": _csv(args.dtypes), "backend": _csv(args.backends),
+            "pass": _csv(args.passes)}
     print(f"profile: {profile_run(args.run_dir, only)}")
     export_tables(args.run_dir)
     return 0

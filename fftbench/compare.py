@@ -39,7 +39,9 @@ from pathlib import Path
 
 from fftbench import badinput
 from fftbench.problem import point_label
-from fftbench.results import FAILED, KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION, SKIPPED
+from fftbench.results import (
+    FAILED, KEY_COLUMNS, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION, SKIPPED, with_legacy_defaults,
+)
 from fftbench.suites import SPREADS, SuiteError, Thresholds
 
 MATCH_COLUMNS = tuple(c for c in KEY_COLUMNS if c != "suite")
@@ -104,6 +106,8 @@ def load_side(path: str | Path, role: str) -> Run:
             row = json.loads(line)
         except json.JSONDecodeError:
             raise BadInput(f"{role} {results}:{number}: not a JSON row") from None
+        if isinstance(row, dict):
+            row = with_legacy_defaults(row)
         if not isinstance(row, dict) or any(c not in row for c in MATCH_COLUMNS + ("status",)):
             raise BadInput(f"{role} {results}:{number}: not a results row (missing key columns)")
         if row.get("schema_version") != SCHEMA_VERSION:

@@ -10,7 +10,8 @@ F/2+1 bins, complex in the problem's precision) are a separate figure, `spectrum
 Conventional FLOPs (the FFT literature's convention): 5·n·log2(n) per complex FFT of size n,
 half that for a real FFT of size n; per sequence a forward and an inverse real FFT of size F,
 6 FLOPs per complex product on the F/2+1 bins, and 2·N multiplies when gated. A backend's own
-executed FLOPs (tensor-core DFT matrices do more) are declared by the backend.
+executed FLOPs (tensor-core DFT matrices do more) are declared by the backend. The bwd and
+fwd_bwd passes: pass_cost.py.
 """
 from __future__ import annotations
 
@@ -34,7 +35,15 @@ def filter_bytes(problem: Problem) -> int:
 
 
 def min_hbm_bytes(problem: Problem) -> int:
-    """The HBM floor's bytes: sequences plus filter taps (see the module docstring)."""
+    """The HBM floor's bytes: the forward's sequences plus filter taps (see the module docstring);
+    for bwd and fwd_bwd, pass_cost adds the backward's by the same conventions."""
+    from fftbench.pass_cost import backward_bytes, by_pass  # it builds on this module's definitions
+
+    return by_pass(problem, forward_hbm_bytes(problem), backward_bytes(problem))
+
+
+def forward_hbm_bytes(problem: Problem) -> int:
+    """The forward pass's floor: sequences plus filter taps."""
     return sequence_bytes(problem) + filter_bytes(problem)
 
 
@@ -48,7 +57,9 @@ def conventional_flops(problem: Problem) -> float:
     f = problem.fft_size
     real_fft = 2.5 * f * math.log2(f)
     per_row = 2 * real_fft + 6 * problem.n_bins + (2 * problem.seqlen if problem.gated else 0)
-    return problem.rows * per_row
+    from fftbench.pass_cost import backward_flops, by_pass
+
+    return by_pass(problem, problem.rows * per_row, backward_flops(problem))
 
 
 def floor_us(problem: Problem, copy_gbps: float) -> float:

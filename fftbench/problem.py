@@ -5,6 +5,8 @@ Gated:  y = v ⊙ conv(u ⊙ w, k).
 Partial: the filter k has K ≤ N taps (zero beyond K).
 Frequency-sparse: the top `freq_sparsity` fraction of the rfft bins of the kernel spectrum is
 zero (bins ≥ cutoff_bin), so a backend may skip the blocks of work that touch only those bins.
+Pass: `fwd` computes y; `bwd` computes, given y's gradient dy, the gradients du and dk (and dv, dw
+when gated); `fwd_bwd` does both, one training step's worth of this layer.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import math
 
 DTYPES = ("fp32", "fp16", "bf16")
 MODES = ("circular", "causal")
+PASSES = ("fwd", "bwd", "fwd_bwd")
 
 
 class ProblemError(ValueError):
@@ -29,6 +32,7 @@ class Problem:
     kernel_len: int | None = None  # K; None means K = N (a dense convolution)
     gated: bool = False
     freq_sparsity: float = 0.0
+    pass_: str = "fwd"  # "pass" in suites, results and the command line (a Python keyword here)
 
     def __post_init__(self):
         for name in ("batch", "channels", "seqlen"):
@@ -47,6 +51,8 @@ class Problem:
                 raise ProblemError(f"kernel_len={k!r}: must be an integer in [1, seqlen={self.seqlen}]")
         if not isinstance(self.freq_sparsity, (int, float)) or not 0.0 <= self.freq_sparsity < 1.0:
             raise ProblemError(f"freq_sparsity={self.freq_sparsity!r}: must be in [0, 1)")
+        if self.pass_ not in PASSES:
+            raise ProblemError(f"pass={self.pass_!r}: must be one of {', '.join(PASSES)}")
 
     # --- derived sizes -------------------------------------------------------------------------
     @property
@@ -111,7 +117,14 @@ class Problem:
             "dtype": self.dtype,
             "gated": self.gated,
             "freq_sparsity": float(self.freq_sparsity),
+            "pass": self.pass_,
         }
+
+    @classmethod
+    def from_key(cls, key: dict) -> "Problem":
+        """The problem a key() names (or a results row: rows written before the pass axis are fwd)."""
+        fields = ("batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity")
+        return cls(**{f: key[f] for f in fields}, pass_=key.get("pass", "fwd"))
 
     def label(self) -> str:
         return point_label(self.key())
@@ -119,7 +132,8 @@ class Problem:
 
 def point_label(point) -> str:
     """The one readable label of a point, from its key columns (a Problem's key(), a results row,
-    or a report frame's record, whose numbers may be floats): '64x768x4096 fp16 causal K=256 gated'."""
+    or a report frame's record, whose numbers may be floats): '64x768x4096 fp16 causal K=256 gated';
+    a pass other than fwd is a trailing token ('... gated bwd'), so fwd labels read as before the pass axis."""
     n = int(point["seqlen"])
     k = point.get("kernel_len")
     parts = [f"{int(point['batch'])}x{int(point['channels'])}x{n}", point["dtype"], point["mode"]]
@@ -129,4 +143,7 @@ def point_label(point) -> str:
         parts.append("gated")
     if point.get("freq_sparsity"):
         parts.append(f"fsparse={point['freq_sparsity']:g}")
+    pass_ = point.get("pass")
+    if isinstance(pass_, str) and pass_ != "fwd":  # rows before the pass axis (no pass) are fwd
+        parts.append(pass_)
     return " ".join(parts)

@@ -139,8 +139,7 @@ def profile_run(run_dir: Path, only: dict[str, list] | None = None) -> Path:
         key = tuple(row.get(c) for c in KEY_COLUMNS)
         if row["status"] != "ok" or key in done or any(row.get(c) not in v for c, v in (only or {}).items() if v):
             continue
-        problem = Problem(**{k: row[k] for k in ("batch", "channels", "seqlen", "dtype", "mode", "gated", "freq_sparsity")},
-                          kernel_len=row["kernel_len"])
+        problem = Problem.from_key(row)
         backend = get_backend(row["backend"])
         result = profile_point(problem, backend.name, backend.flops(problem) if backend.flops else None)
         store.append_raw({**{c: row.get(c) for c in KEY_COLUMNS}, **result})

@@ -16,8 +16,7 @@ from fftbench.timing import L2Flush
 
 
 def main(backend: str, problem_json: str) -> None:
-    key = json.loads(problem_json)
-    problem = Problem(**{k: v for k, v in key.items() if k != "kernel_len"}, kernel_len=key["kernel_len"])
+    problem = Problem.from_key(json.loads(problem_json))
     inputs = make_inputs(problem, "cuda")
     run = get_backend(backend).prepare(problem, inputs).run
     run()

@@ -5,6 +5,10 @@
 The factory does all setup (kernel spectrum, plans, compilation, allocation) and returns either
 a zero-argument launch closure that returns y, or a Prepared carrying that closure plus details
 to record (decomposition, autotuned config, ...).
+
+Passes: a backend declares the passes it runs (default the forward only; others are recorded as
+`unsupported` with the reason). For a bwd problem the inputs carry y's gradient inputs.dy and the
+closure returns inputs.Grads (du, dk, and dv, dw when gated); for fwd_bwd, Grads with y as well.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import importlib
 import os
 from typing import Callable
 
-from fftbench.problem import DTYPES, MODES, Problem
+from fftbench.problem import DTYPES, MODES, PASSES, Problem
 
 FEATURES = frozenset({"gating", "partial", "freq_sparse"})
 
@@ -53,6 +57,7 @@ class Backend:
     seqlen_max: int
     pow2_only: bool
     features: frozenset[str]
+    passes: tuple[str, ...]
     device: str  # "cuda": needs a GPU; "any": runs on CPU too
     requires: Callable[[], str | None] | None
     supports: Callable[[Problem], str | None] | None
@@ -84,6 +89,8 @@ class Backend:
         missing = problem.features - self.features
         if missing:
             return f"feature(s) {', '.join(sorted(missing))} not supported"
+        if problem.pass_ not in self.passes:
+            return f"pass {problem.pass_} not supported (runs {', '.join(self.passes)})"
         if self.supports is not None:
             return self.supports(problem)
         return None
@@ -100,6 +107,7 @@ class Backend:
             "seqlen_range": [self.seqlen_min, self.seqlen_max],
             "pow2_only": self.pow2_only,
             "features": sorted(self.features),
+            "passes": list(self.passes),
             "device": self.device,
             "precomputed_spectrum": self.precomputed_spectrum,
         }
@@ -117,6 +125,7 @@ def register_backend(
     seqlens: tuple[int, int] = (2, 1 << 22),
     pow2_only: bool = False,
     features=FEATURES,
+    passes=("fwd",),
     device: str = "cuda",
     requires: Callable[[], str | None] | None = None,
     supports: Callable[[Problem], str | None] | None = None,
@@ -128,9 +137,11 @@ def register_backend(
 
     requires(): reason string when the backend cannot run on this machine (missing package,
     compiler, architecture), else None. supports(problem): reason for problems outside what the
-    declarative capabilities express. flops(problem): FLOPs the backend really executes.
+    declarative capabilities express. flops(problem): FLOPs the backend really executes (for
+    every pass it declares). passes: of problem.PASSES (see the module docstring).
     """
-    unknown = set(dtypes) - set(DTYPES) or set(modes) - set(MODES) or set(features) - FEATURES
+    unknown = (set(dtypes) - set(DTYPES) or set(modes) - set(MODES) or set(features) - FEATURES
+               or set(passes) - set(PASSES))
     if unknown:
         raise ValueError(f"backend {name}: unknown capability {sorted(unknown)}")
     if device not in ("cuda", "any"):
@@ -149,6 +160,7 @@ def register_backend(
             seqlen_max=seqlens[1],
             pow2_only=pow2_only,
             features=frozenset(features),
+            passes=tuple(passes),
             device=device,
             requires=requires,
             supports=supports,

@@ -25,7 +25,7 @@ COLUMNS = (
     "schema_version", "run_id", "suite", "git_sha", "dirty", "gpu", "driver",
     "backend", "family", "is_baseline", "precomputed_spectrum",
     # problem
-    "batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity", "fft_size",
+    "batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity", "pass", "fft_size",
     # outcome
     "status", "reason",
     # timing (device time on GPU, monotonic clock on CPU)
@@ -33,6 +33,8 @@ COLUMNS = (
     "t_iqr_us", "t_rel_spread", "n_samples", "host_us", "cold_ms", "setup_ms",
     # accuracy
     "rel_l2_err", "max_abs_err", "nonfinite", "err_budget", "baseline_rel_l2_err", "err_ratio",
+    # each output tensor's error (the row's rel_l2_err is the worst of them): y, gradients.GRAD_NAMES
+    "y_rel_l2_err", "du_rel_l2_err", "dk_rel_l2_err", "dv_rel_l2_err", "dw_rel_l2_err",
     "ref_seed", "ref_rows",  # the rows checked against float64: reference.checked_rows(problem, ref_seed)
     # cost model and derived metrics
     "min_hbm_bytes", "spectrum_bytes", "floor_us", "hbm_gbps", "frac_hbm_floor",
@@ -50,8 +52,17 @@ COLUMNS = (
 
 # The columns that identify a point: a resumed or compared run matches rows on these.
 KEY_COLUMNS = (
-    "suite", "backend", "batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity",
+    "suite", "backend", "batch", "channels", "seqlen", "kernel_len", "mode", "dtype", "gated", "freq_sparsity", "pass",
 )
+
+# Columns added after rows were first written, with the value an older row (or a row that does
+# not set them) means.
+LEGACY_DEFAULTS = {"pass": "fwd"}
+
+
+def with_legacy_defaults(row: dict) -> dict:
+    return {**row, **{c: v for c, v in LEGACY_DEFAULTS.items() if row.get(c) is None}}
+
 
 # Every status a row can have: ok, a failure (the gate and the report count it against the
 # backend), or a skip (the backend cannot run the point here; capabilities change on purpose).
@@ -69,7 +80,7 @@ def complete_row(values: dict) -> dict:
     extra = set(values) - set(COLUMNS)
     if extra:
         raise KeyError(f"not in the results schema: {sorted(extra)}")
-    row = {c: values.get(c) for c in COLUMNS}
+    row = with_legacy_defaults({c: values.get(c) for c in COLUMNS})
     row["schema_version"] = SCHEMA_VERSION
     return row
 
@@ -112,7 +123,8 @@ class ResultStore:
 
 
 def read_rows(path: Path) -> Iterator[dict]:
-    """Rows of a results file; a torn (half-written) line from a killed run is skipped."""
+    """Rows of a results file; a torn (half-written) line from a killed run is skipped; a column
+    older rows lack gets its LEGACY_DEFAULTS value."""
     path = Path(path)
     if not path.exists():
         return
@@ -121,7 +133,7 @@ def read_rows(path: Path) -> Iterator[dict]:
             if not line.endswith("\n"):
                 break
             try:
-                yield json.loads(line)
+                yield with_legacy_defaults(json.loads(line))
             except json.JSONDecodeError:
                 continue
 

@@ -5,7 +5,9 @@ suite's list, so every machine derives the same partition from the same suite an
 whatever order it builds the points in. Points are ranked by a hash of their key and dealt out
 round-robin, so shard sizes differ by at most one (a plain hash modulo N leaves them uneven on
 suites of a few dozen points). Every backend of a point runs in the point's shard, so each shard
-holds whole points: torch.fft's time for the speedup columns sits beside the others.
+holds whole points: torch.fft's time for the speedup columns sits beside the others. The pass is
+not part of the digest either, so a point's fwd, bwd and fwd_bwd share a shard (the report's
+step / forward ratio compares them) and fwd-only suites keep the partition they had.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Suites are TOML files in suites/: named axes whose product is the set of points.
 
     [axes]              seqlen = {pow2 = [8, 22]} or a list; dtype, mode, gated,
-                        kernel_frac (K/N), freq_sparsity: lists
+                        kernel_frac (K/N), freq_sparsity, pass (fwd, bwd, fwd_bwd): lists
     [shape]             elements = B·H·N kept constant across N (equal work per point),
                         channels = H, max_batch; overrides = [{seqlen, batch, channels}, ...]
     [cpu]               axes/shape tables that replace the above when no GPU is present, so the
@@ -26,13 +26,14 @@ import tomllib
 from pathlib import Path
 from typing import Callable
 
-from fftbench.problem import DTYPES, MODES, Problem, ProblemError
+from fftbench.problem import DTYPES, MODES, PASSES, Problem, ProblemError
 from fftbench.reference import DEFAULT_BUDGETS
 from fftbench.timing import TimingOptions
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-AXES = ("seqlen", "dtype", "mode", "gated", "kernel_frac", "freq_sparsity")
-_AXIS_DEFAULTS = {"dtype": ["fp16"], "mode": ["causal"], "gated": [False], "kernel_frac": [1.0], "freq_sparsity": [0.0]}
+AXES = ("seqlen", "dtype", "mode", "gated", "kernel_frac", "freq_sparsity", "pass")
+_AXIS_DEFAULTS = {"dtype": ["fp16"], "mode": ["causal"], "gated": [False], "kernel_frac": [1.0], "freq_sparsity": [0.0],
+                  "pass": ["fwd"]}
 
 # The gate's noise interval per run: spread name -> (low, high) columns.
 SPREADS = {"p20-p80": ("t_p20_us", "t_p80_us"), "min-q3": ("t_min_us", "t_q3_us")}
@@ -211,7 +212,7 @@ class Thresholds:
 gate_table = _dataclass_table(Thresholds, {"spread": tuple(SPREADS), "basis": ("time", "ratio")})
 
 _AXIS_VALUE = {"seqlen": _seqlen, "dtype": _choice(DTYPES), "mode": _choice(MODES), "gated": _bool,
-               "kernel_frac": _kernel_frac, "freq_sparsity": _sparsity}
+               "kernel_frac": _kernel_frac, "freq_sparsity": _sparsity, "pass": _choice(PASSES)}
 _AXES = {name: _seqlen_axis if name == "seqlen" else _list_of(check) for name, check in _AXIS_VALUE.items()}
 _SHAPE = {
     "elements": _positive_int, "channels": _positive_int, "max_batch": _positive_int,
@@ -276,7 +277,8 @@ class Suite:
             try:
                 problems.append(Problem(batch=batch, channels=channels, seqlen=n, dtype=values["dtype"],
                                         mode=values["mode"], kernel_len=None if k == n else k,
-                                        gated=values["gated"], freq_sparsity=values["freq_sparsity"]))
+                                        gated=values["gated"], freq_sparsity=values["freq_sparsity"],
+                                        pass_=values["pass"]))
             except ProblemError as err:
                 raise SuiteError(f"suite {self.name}: {err}") from None
         return problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "freq_sparsity"]
+POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "freq_sparsity", "pass"]
 
 
 def _cell(row, base_us) -> str:
@@ -24,6 +24,7 @@ def summary_table(frame: pd.DataFrame) -> str:
     unavailable = sorted(set(frame.loc[frame["status"] == "unavailable", "backend"]))
     note = f"\nnot run here (unavailable): {', '.join(unavailable)}" if unavailable else ""
     frame = frame[frame["status"] != "unavailable"].copy()
+    frame["pass"] = frame["pass"].fillna("fwd") if "pass" in frame else "fwd"  # rows before the pass axis
     if frame.empty:
         return "(no results)" + note
     frame["point"] = frame.apply(lambda r: tuple(r[c] for c in POINT), axis=1)

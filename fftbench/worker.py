@@ -2,7 +2,8 @@
 
 The runner starts one worker per backend (and a fresh one after a crash), so a CUDA fault, a
 segfault or an abort costs only the point that caused it. For each point the worker draws fresh
-random inputs, computes the float64 reference for rows drawn from a seed it records, runs the
+random inputs, computes the float64 references for rows drawn from a seed it records (of every
+output the pass produces: y, or the gradients du, dk, dv, dw; gradients.Checker), runs the
 baseline backend at the same dtype (for err_ratio), prepares the backend (setup, outside any
 timing), makes one cold call into a NaN-poisoned output, checks it, and only if it is within
 budget times it — then checks the output again, since an error that moves between runs is a race.
@@ -17,10 +18,11 @@ import traceback
 import torch
 
 from fftbench import environment
+from fftbench.gradients import Checker
 from fftbench.inputs import make_inputs
 from fftbench.metrics import MetricContext, compute_metrics
 from fftbench.problem import Problem
-from fftbench.reference import checked_rows, draw_seed, measure_error, reference
+from fftbench.reference import draw_seed
 from fftbench.registry import Backend, Prepared, load_backends
 from fftbench.timing import GpuTimer, TimingOptions, TimingStats, time_cpu
 
@@ -70,12 +72,11 @@ class PointMeasurer:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 
-    def _baseline_error(self, problem: Problem, inputs, ref, rows) -> float | None:
+    def _baseline_error(self, problem: Problem, inputs, check: Checker) -> float | None:
         b = self.baseline
         if b is None or b is self.backend or b.unsupported_reason(problem) or b.unavailable_reason(self.device.type == "cuda"):
             return None
-        out = b.prepare(problem, inputs).run()
-        return measure_error(problem, out, ref, rows).rel_l2_err
+        return check(b.prepare(problem, inputs).run()).overall.rel_l2_err
 
     def _time(self, prepared: Prepared) -> TimingStats:
         """CUDA events for device work; the CPU clock on the CPU and for a call computed on the host
@@ -91,10 +92,9 @@ class PointMeasurer:
         flops_exec = self.backend.flops(problem) if self.backend.flops else None
         inputs = make_inputs(problem, self.device)
         seed = draw_seed()
-        rows = checked_rows(problem, seed)
-        row.update(ref_seed=seed, ref_rows=len(rows))
-        ref = reference(problem, inputs, rows)
-        base_err = self._baseline_error(problem, inputs, ref, rows)
+        check = Checker(problem, inputs, seed)
+        row.update(ref_seed=seed, ref_rows=len(check.rows))
+        base_err = self._baseline_error(problem, inputs, check)
         row["baseline_rel_l2_err"] = base_err
 
         t0 = time.perf_counter()
@@ -110,15 +110,15 @@ class PointMeasurer:
         self._sync()
         row["cold_ms"] = (time.perf_counter() - t0) * 1e3
 
-        err = measure_error(problem, out, ref, rows)
-        row.update(rel_l2_err=err.rel_l2_err, max_abs_err=err.max_abs_err, nonfinite=err.nonfinite)
+        errors = check(out)
+        err = errors.overall
+        row.update(rel_l2_err=err.rel_l2_err, max_abs_err=err.max_abs_err, nonfinite=err.nonfinite, **errors.columns())
         if base_err:
             row["err_ratio"] = err.rel_l2_err / base_err
         t_us = None
-        if not err.within(budget):
+        if not errors.within(budget):
             row["status"] = "wrong"
-            row["reason"] = (f"{err.nonfinite} non-finite outputs" if err.nonfinite
-                             else f"rel L2 error {err.rel_l2_err:.3g} exceeds budget {budget:.3g}")
+            row["reason"] = errors.failure(budget)
         else:
             before = environment.gpu_state()
             stats = self._time(prepared)
@@ -126,9 +126,9 @@ class PointMeasurer:
             row.update(stats.as_row(), **state)
             # The timed runs' last output must still be right: a moving error is a race.
             inputs.poison_output()
-            again = measure_error(problem, prepared.run(), ref, rows)
+            again = check(prepared.run())
             if not again.within(budget):
-                row.update(status="wrong", reason=f"output changed between runs (rel L2 {again.rel_l2_err:.3g}): a race?")
+                row.update(status="wrong", reason=f"output changed between runs ({again.failure(budget)}): a race?")
                 for k in stats.as_row():
                     row[k] = None
             else:

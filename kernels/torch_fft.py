@@ -3,15 +3,18 @@
 fp32 runs in complex64; fp16 uses cuFFT's native half-precision FFT (power-of-two sizes only);
 bf16 is upcast to fp32, since cuFFT has no bf16. On the CPU, which has no half FFT, fp16 is
 upcast as well and the results say so. The kernel spectrum is computed once, in the factory.
+torch_fft's bwd and fwd_bwd are torch autograd through the same function, with k's spectrum in
+the graph (the filter is what training updates): the baseline of a training step.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import torch
 
-from fftbench.inputs import Inputs, kernel_spectrum, torch_dtype
-from fftbench.problem import Problem
+from fftbench.inputs import Grads, Inputs, kernel_spectrum, torch_dtype
+from fftbench.problem import PASSES, Problem
 from fftbench.registry import Prepared, register_backend
 
 
@@ -42,12 +45,45 @@ def _half_fft_supported(problem: Problem) -> str | None:
     return None
 
 
+def _spectrum(problem: Problem, k, spec_dtype):
+    with warnings.catch_warnings():  # "ComplexHalf support is experimental": it is what cuFFT fp16 uses
+        warnings.simplefilter("ignore", UserWarning)
+        return kernel_spectrum(problem, k).to(spec_dtype)
+
+
+def _autograd(problem: Problem, inputs: Inputs, real_dtype, spec_dtype, details: dict) -> Prepared:
+    """bwd: the forward graph is built here (untimed) and each call runs autograd's backward
+    through it with inputs.dy; fwd_bwd: each call runs the forward, then the backward."""
+    leaves = {name: t.detach().requires_grad_() for name, t in
+              (("du", inputs.u), ("dk", inputs.k), ("dv", inputs.v), ("dw", inputs.w)) if t is not None}
+    u, k, v, w = (leaves.get(n) for n in ("du", "dk", "dv", "dw"))
+    out_dtype, dy, F = torch_dtype(problem.dtype), inputs.dy, problem.fft_size
+
+    def forward():
+        with torch.enable_grad():
+            return fft_conv(u, _spectrum(problem, k, spec_dtype), F, real_dtype, out_dtype, v, w)
+
+    def backward(y, keep_graph: bool) -> Grads:
+        grads = torch.autograd.grad(y, list(leaves.values()), dy, retain_graph=keep_graph)
+        return Grads(**dict(zip(leaves, grads)))
+
+    if problem.pass_ == "bwd":
+        y = forward()
+        run = lambda: backward(y, keep_graph=True)
+    else:
+        def run():
+            y = forward()
+            return dataclasses.replace(backward(y, keep_graph=False), y=y.detach())
+    return Prepared(run=run, details={**details, "gradients": "torch autograd"})
+
+
 def _make(problem: Problem, inputs: Inputs, compile_fn: bool) -> Prepared:
     device = inputs.u.device
     real_dtype, spec_dtype = _compute_dtypes(problem, device)
-    with warnings.catch_warnings():  # "ComplexHalf support is experimental": it is what cuFFT fp16 uses
-        warnings.simplefilter("ignore", UserWarning)
-        k_f = kernel_spectrum(problem, inputs.k).to(spec_dtype)
+    details = {"fft_dtype": str(real_dtype).removeprefix("torch."), "compiled": compile_fn}
+    if problem.pass_ != "fwd":
+        return _autograd(problem, inputs, real_dtype, spec_dtype, details)
+    k_f = _spectrum(problem, inputs.k, spec_dtype)
     if compile_fn:
         torch._dynamo.reset()  # one graph per point: a sweep changes dtype and size at every point
         # The FFTs stay library calls by design; inductor's note that it generates no code for
@@ -58,11 +94,11 @@ def _make(problem: Problem, inputs: Inputs, compile_fn: bool) -> Prepared:
         fn = fft_conv
     out_dtype = torch_dtype(problem.dtype)
     u, v, w, F = inputs.u, inputs.v, inputs.w, problem.fft_size
-    details = {"fft_dtype": str(real_dtype).removeprefix("torch."), "compiled": compile_fn}
     return Prepared(run=lambda: fn(u, k_f, F, real_dtype, out_dtype, v, w), details=details)
 
 
-@register_backend("torch_fft", family="torch", device="any", baseline=True, supports=_half_fft_supported)
+@register_backend("torch_fft", family="torch", device="any", baseline=True, supports=_half_fft_supported,
+                  passes=PASSES)
 def torch_fft(problem: Problem, inputs: Inputs) -> Prepared:
     """torch.fft rfft → multiply → irfft, eager (the baseline)."""
     return _make(problem, inputs, compile_fn=False)

@@ -92,6 +92,7 @@ def _finished_run(tmp_path, **selection) -> str:
     (["--backends", "monarch_twin"], {}, "--backends monarch_twin: the run in"),
     (["--seqlens", "1K"], {}, "--seqlens 1K: the run in"),
     (["--dtypes", "fp16"], {}, "--dtypes fp16: the run in"),
+    (["--passes", "bwd"], {}, "--passes bwd: the run in"),
     (["--cpu"], {"device": "cuda"}, "--cpu: the run in"),
     ([], {"device": "cuda"}, "that run ran on a GPU"),
 ])

@@ -31,6 +31,7 @@ def test_list_shows_suites_and_backend_availability(capsys):
         (["--suite", "smoke", "--backends", "warp_drive"], "unknown backend"),
         (["--suite", "smoke", "--dtypes", "fp8"], "--dtypes"),
         (["--suite", "smoke", "--modes", "sideways"], "--modes"),
+        (["--suite", "smoke", "--passes", "sideways"], "--passes"),
         (["--suite", "smoke", "--seqlens", "4Q"], "seqlen"),
         (["--suite", "smoke", "--backends", "torch_fft", "--out", "/proc/fftbench-cannot-write"], "cannot write"),
         (["--suite", "smoke", "--backends", "torch_fft", "--resume", "/nonexistent"], "--resume"),
@@ -75,3 +76,34 @@ def test_smoke_suite_end_to_end_on_cpu(tmp_path):
     assert (ok["rel_l2_err"] < ok["err_budget"]).all() and (ok["t_p50_us"] > 0).all()
     assert (ok["frac_hbm_floor"] > 0).all() and ok["n_samples"].min() >= 5
     assert (out / "results.csv").exists() and len(pd.read_parquet(out / "results.parquet")) == 32
+
+
+def test_backward_passes_end_to_end_on_cpu(tmp_path):
+    """bwd and fwd_bwd rows through the worker: every gradient checked, errors per tensor, the
+    passes side by side in the report."""
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "run_bench.py", "--suite", "smoke", "--cpu", "--out", str(out),
+                           "--backends", "torch_fft,monarch_twin", "--seqlens", "256",
+                           "--dtypes", "fp16", "--passes", "fwd,bwd,fwd_bwd"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, frame = load_run(out)
+    assert len(frame) == 2 * 4 * 3  # backends × (mode × gated) × passes
+    ok = frame[frame["status"] == "ok"]
+    assert len(ok) == len(frame), frame[frame["status"] != "ok"][["backend", "status", "reason"]].to_string()
+    grads = ok[ok["pass"] != "fwd"]
+    assert grads["du_rel_l2_err"].notna().all() and grads["dk_rel_l2_err"].notna().all()
+    assert (grads["dw_rel_l2_err"].notna() == grads["gated"]).all()
+    assert (ok[ok["pass"] == "fwd_bwd"]["y_rel_l2_err"].notna()).all() and grads[grads["pass"] == "bwd"]["y_rel_l2_err"].isna().all()
+    worst = grads[["du_rel_l2_err", "dk_rel_l2_err", "dv_rel_l2_err", "dw_rel_l2_err", "y_rel_l2_err"]].max(axis=1)
+    assert (grads["rel_l2_err"] == worst).all() and (grads["rel_l2_err"] < grads["err_budget"]).all()
+    assert (ok["t_p50_us"] > 0).all()
+    page = (out / "report.html").read_text()
+    assert 'id="passes"' in page and "step / fwd" in page
+    # the passes are part of the run's selection: --resume DIR alone keeps them (nothing left to run)
+    meta, _ = load_run(out)
+    assert meta["selection"]["axes"]["pass"] == ["fwd", "bwd", "fwd_bwd"]
+    again = subprocess.run([sys.executable, "run_bench.py", "--resume", str(out), "--no-report"],
+                           cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "24 already done" in again.stdout and len(load_run(out)[1]) == 24

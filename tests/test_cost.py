@@ -68,6 +68,33 @@ def test_metrics_from_time():
     assert untimed["frac_hbm_floor"] is None and untimed["min_hbm_bytes"] > 0
 
 
+def test_backward_bytes_by_hand():
+    # fp16, B=2, H=3, N=1024 causal, K = 100: dy and u read, du written (3 sequence tensors of
+    # 2 B), the filter's taps read and dk written (float32, 4 B per tap each), as the forward's floor
+    # counts the taps (no spectrum: that is a backend's choice).
+    p = Problem(batch=2, channels=3, seqlen=1024, dtype="fp16", mode="causal", kernel_len=100, pass_="bwd")
+    assert cost.min_hbm_bytes(p) == 3 * 2 * 3 * 1024 * 2 + 3 * 100 * 4 + 3 * 100 * 4
+    gated = Problem(batch=2, channels=3, seqlen=1024, dtype="fp16", mode="causal", kernel_len=100, gated=True, pass_="bwd")
+    assert cost.min_hbm_bytes(gated) - cost.min_hbm_bytes(p) == 4 * 2 * 3 * 1024 * 2  # v, w read; dv, dw written
+
+
+def test_a_training_step_costs_its_forward_plus_its_backward():
+    for gated in (False, True):
+        fwd, bwd, step = (Problem(4, 2, 512, "bf16", gated=gated, pass_=s) for s in ("fwd", "bwd", "fwd_bwd"))
+        assert cost.min_hbm_bytes(step) == cost.min_hbm_bytes(fwd) + cost.min_hbm_bytes(bwd)
+        assert cost.conventional_flops(step) == cost.conventional_flops(fwd) + cost.conventional_flops(bwd)
+
+
+def test_backward_flops_by_hand():
+    # circular N = F = 1024 (513 bins), one sequence, one channel: three real FFTs per row
+    # (rfft dy, irfft du, rfft u), a product (6) and a multiply-accumulate (8) per bin, and the
+    # channel's inverse FFT of dk.
+    p = Problem(batch=1, channels=1, seqlen=1024, mode="circular", pass_="bwd")
+    assert cost.conventional_flops(p) == 3 * 2.5 * 1024 * 10 + 14 * 513 + 2.5 * 1024 * 10
+    gated = Problem(batch=1, channels=1, seqlen=1024, mode="circular", gated=True, pass_="bwd")
+    assert cost.conventional_flops(gated) == 4 * 2.5 * 1024 * 10 + 20 * 513 + 5 * 1024 + 2.5 * 1024 * 10
+
+
 def test_declared_flops_never_change_the_model_rate():
     """Two backends with the same time have the same tflops and intensity, whatever they declare;
     the declared count has its own rate and fraction of the peak."""

@@ -65,6 +65,25 @@ def test_each_fault_costs_only_its_point(tmp_path, device):
     assert all(r["status"] == "ok" for (b, _), r in rows.items() if b == "torch_fft")
 
 
+def test_a_wrong_gradient_is_wrong_and_a_forward_only_backend_says_why(tmp_path):
+    suite = tmp_path / "grads.toml"
+    suite.write_text(SUITE.replace('"test_raise", "test_abort", "test_hang", "test_oom", "test_nan"', '"test_wrong_dk", "test_raise"')
+                     .replace("seqlen = [32, 64, 128]", 'seqlen = [32]\npass = ["fwd", "bwd", "fwd_bwd"]'))
+    out = tmp_path / "run"
+    proc = run_bench(tmp_path, "--suite", suite, "--out", out, "--cpu")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {(r["backend"], r["pass"]): r for r in read_rows(out / "results.jsonl")}
+    assert len(rows) == 3 * 3 and all(rows[("torch_fft", p)]["status"] == "ok" for p in ("fwd", "bwd", "fwd_bwd"))
+    assert rows[("test_wrong_dk", "fwd")]["status"] == "ok"
+    for p in ("bwd", "fwd_bwd"):
+        row = rows[("test_wrong_dk", p)]
+        assert row["status"] == "wrong" and "of dk" in row["reason"] and row["t_p50_us"] is None
+        assert row["dk_rel_l2_err"] > 0.09 and row["du_rel_l2_err"] < 1e-5 and row["err_ratio"] > 1e3
+    for p in ("bwd", "fwd_bwd"):
+        assert rows[("test_raise", p)]["status"] == "unsupported"
+        assert rows[("test_raise", p)]["reason"] == f"pass {p} not supported (runs fwd)"
+
+
 def test_kill_and_resume_gives_exactly_the_uninterrupted_rows(tmp_path):
     suite = tmp_path / "resume.toml"
     suite.write_text(SUITE.replace('backends = [', 'backends = ["torch_fft_compile", ').replace(

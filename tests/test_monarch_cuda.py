@@ -4,6 +4,7 @@ both dtypes, gated, with B·H rows that fill no tile evenly and an odd B."""
 import pytest
 
 from fftbench.cuda_build import hopper_reason, nvcc_path
+from fftbench.gradients import Checker
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import check_call
@@ -54,3 +55,18 @@ def test_partial_and_freq_sparse_are_correct():
         problem = Problem(4, 3, 4096, "fp16", "causal", kernel_len=kernel_len, freq_sparsity=sparsity)
         inputs = make_inputs(problem, "cuda", seed=5)
         assert check_call(problem, inputs, monarch_cuda(problem, inputs).run).within(BUDGET["fp16"])
+
+
+@pytest.mark.skipif(hopper_reason() is not None, reason=str(hopper_reason()))
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("pass_", ["bwd", "fwd_bwd"])
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("mode", ["circular", "causal"])
+@pytest.mark.parametrize("seqlen", [256, 1024, 4096, 8192, 32768])
+def test_backward_matches_float64_autograd(seqlen, mode, gated, pass_, dtype):
+    """du (dv, dw) from the kernels (conjugate-spectrum tables on v2 sizes, the reversed filter on
+    v4 sizes), dk from the torch.fft reduction, each against float64 autograd; odd B."""
+    problem = Problem(33, 5, seqlen, dtype, mode, gated=gated, pass_=pass_)
+    inputs = make_inputs(problem, "cuda", seed=seqlen)
+    errors = Checker(problem, inputs)(monarch_cuda(problem, inputs).run())
+    assert errors.within(BUDGET[dtype]), errors.per_tensor

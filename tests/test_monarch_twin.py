@@ -1,12 +1,16 @@
 """monarch_cuda v2's decomposition (plan.py), checked on the CPU: the per-lane tables the kernel
 reads are the plan's matrices in accumulator order, and the twin (same stages and rounding
 points) matches the float64 reference."""
+import math
+
 import pytest
 import torch
 
+from fftbench.gradients import Checker
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import check_call, reference
+from fftbench.registry import get_backend
 from kernels.monarch_cuda.plan import Plan, acc_positions, dft16, tables
 from kernels.monarch_cuda.twin import Twin, pair_rows, unpair_rows
 
@@ -101,3 +105,42 @@ def test_adjoint_twin_is_the_input_gradient(mode):
     (du,) = torch.autograd.grad(y, u, dy.double())
     got = Twin(problem, inputs.k, adjoint=True)(dy).double()
     assert ((got - du).norm() / du.norm()).item() < 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("pass_", ["bwd", "fwd_bwd"])
+@pytest.mark.parametrize("seqlen,mode,extra", [
+    (1024, "causal", {}), (256, "circular", {"gated": True}),
+    (512, "causal", {"gated": True, "kernel_len": 100, "freq_sparsity": 0.5}),
+    (8192, "causal", {}),  # v4 sizes: du through the reversed filter
+    (8192, "circular", {"gated": True}),
+])
+def test_backward_matches_float64_autograd(seqlen, mode, extra, pass_, dtype):
+    """monarch_cuda's backward algorithm on the twin: du (dv, dw) from forward-engine calls, dk
+    from the torch.fft reduction, each against float64 autograd."""
+    problem = Problem(3, 2, seqlen, dtype, mode, pass_=pass_, **extra)
+    backend = get_backend("monarch_twin")
+    assert backend.unsupported_reason(problem) is None
+    inputs = make_inputs(problem, "cpu", seed=seqlen)
+    prepared = backend.prepare(problem, inputs)
+    errors = Checker(problem, inputs)(prepared.run())
+    assert {"du", "dk"} <= set(errors.per_tensor) and ("dw" in errors.per_tensor) == problem.gated
+    assert errors.within(BUDGET[dtype]), errors.per_tensor
+    assert prepared.details["dk"] == "torch.fft reduction (fp32)"
+    assert ("reversed filter" in prepared.details["du"]) == (seqlen > 4096)
+
+
+@pytest.mark.parametrize("seqlen", [1024, 16384])
+@pytest.mark.parametrize("gated", [False, True])
+def test_declared_flops_of_the_backward(seqlen, gated):
+    """monarch_cuda's executed FLOPs: the step is forward + backward, and the backward is at least
+    its kernel calls (1, or 3 gated) plus the torch.fft reduction."""
+    from fftbench import cost
+    from kernels.monarch_cuda import executed_flops
+
+    fwd, bwd, step = (Problem(64, 16, seqlen, "fp16", "causal", gated=gated, pass_=p) for p in ("fwd", "bwd", "fwd_bwd"))
+    assert executed_flops(step) == executed_flops(fwd) + executed_flops(bwd)
+    calls = 3 if gated else 1
+    rfft = 2.5 * fwd.fft_size * math.log2(fwd.fft_size)
+    assert executed_flops(bwd) > calls * executed_flops(fwd) + 2 * rfft * fwd.rows
+    assert cost.conventional_flops(bwd) < executed_flops(bwd)

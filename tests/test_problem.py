@@ -31,3 +31,17 @@ def test_impossible_problems_name_the_field(kwargs, field):
         Problem(**args)
     message = str(err.value)
     assert message.startswith(field) and "\n" not in message
+
+
+def test_point_label_names_the_pass_only_when_not_forward():
+    """One label for a Problem, a results row and a report record; a row written before the pass
+    axis (no pass column) reads as fwd, so existing labels and baselines keep their meaning."""
+    from fftbench.problem import point_label
+
+    fwd = Problem(batch=2, channels=3, seqlen=1024, dtype="fp16", mode="causal", kernel_len=256, gated=True)
+    assert fwd.label() == "2x3x1024 fp16 causal K=256 gated"
+    old_row = {k: v for k, v in fwd.key().items() if k != "pass"}
+    assert point_label(old_row) == fwd.label() == point_label({**old_row, "pass": None})
+    for pass_ in ("bwd", "fwd_bwd"):
+        p = Problem(batch=2, channels=3, seqlen=1024, dtype="fp16", mode="causal", kernel_len=256, gated=True, pass_=pass_)
+        assert p.label() == f"2x3x1024 fp16 causal K=256 gated {pass_}" == point_label(p.key())

@@ -75,3 +75,17 @@ def test_profile_run_filters_rows_by_any_column(tmp_path, monkeypatch):
     assert len(list(read_rows(tmp_path / "profile.jsonl"))) == 1
     profile_run(tmp_path)  # the rest; the profiled row is not repeated
     assert sorted(profiled) == sorted((r["backend"], r["seqlen"]) for r in rows)
+
+
+def test_profile_run_selects_passes_and_profiles_the_rows_pass(tmp_path, monkeypatch):
+    from fftbench.profile import profile_run
+
+    base = {"backend": "torch_fft", "batch": 1, "channels": 2, "seqlen": 1024, "dtype": "fp16", "mode": "causal",
+            "gated": False, "freq_sparsity": 0.0, "kernel_len": 1024, "status": "ok"}
+    rows = [base, {**base, "pass": "bwd"}, {**base, "pass": "fwd_bwd"}]  # the first predates the pass axis: fwd
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    profiled = []
+    monkeypatch.setattr("fftbench.profile.profile_point",
+                        lambda problem, backend, flops: profiled.append(problem.pass_) or {"prof_reason": "test"})
+    profile_run(tmp_path, {"pass": ["bwd", "fwd"]})
+    assert profiled == ["fwd", "bwd"]

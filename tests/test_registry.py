@@ -51,3 +51,34 @@ def test_registering_and_declared_capabilities(monkeypatch):
         register_backend("bad", family="test", dtypes=("fp64",))
     with pytest.raises(ValueError, match="registered twice"):
         register_backend("unit_dummy", family="test")(lambda p, i: None)
+
+
+def test_passes_are_a_declared_capability(monkeypatch):
+    from fftbench import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @register_backend("unit_forward_only", family="test", device="any")
+    def forward_only(problem, inputs):
+        """Forward only (the default)."""
+        return lambda: inputs.u
+
+    @register_backend("unit_trainable", family="test", device="any", passes=("fwd", "bwd"))
+    def trainable(problem, inputs):
+        """Forward and backward."""
+        return lambda: inputs.u
+
+    bwd = Problem(1, 1, 64, dtype="fp32", pass_="bwd")
+    assert registry._REGISTRY["unit_forward_only"].unsupported_reason(bwd) == "pass bwd not supported (runs fwd)"
+    assert registry._REGISTRY["unit_trainable"].unsupported_reason(bwd) is None
+    assert "fwd_bwd" in registry._REGISTRY["unit_trainable"].unsupported_reason(Problem(1, 1, 64, dtype="fp32", pass_="fwd_bwd"))
+    assert registry._REGISTRY["unit_trainable"].capabilities()["passes"] == ["fwd", "bwd"]
+    with pytest.raises(ValueError, match="unknown capability"):
+        register_backend("bad_pass", family="test", passes=("sideways",))
+
+
+def test_which_builtin_backends_train():
+    training = {name for name, b in load_backends().items() if "bwd" in b.passes}
+    assert {"torch_fft", "monarch_cuda", "monarch_twin"} <= training
+    reason = get_backend("triton_monarch").unsupported_reason(Problem(2, 2, 1024, dtype="fp16", pass_="fwd_bwd"))
+    assert reason == "pass fwd_bwd not supported (runs fwd)"

@@ -78,3 +78,26 @@ def test_run_without_timed_points_gets_notes_instead_of_plots(tmp_path):
 def test_empty_run_still_renders(tmp_path):
     (tmp_path / "results.jsonl").write_text("")
     assert "0 rows" in write_report(tmp_path).read_text()
+
+
+def test_passes_table_puts_forward_and_backward_side_by_side():
+    import pandas as pd
+
+    from fftbench.report.passes import pass_rows
+    from fftbench.results import COLUMNS, complete_row
+
+    times = {("torch_fft", "fwd"): 100.0, ("torch_fft", "bwd"): 250.0, ("torch_fft", "fwd_bwd"): 400.0,
+             ("monarch_cuda", "fwd"): 20.0, ("monarch_cuda", "bwd"): 30.0, ("monarch_cuda", "fwd_bwd"): 50.0}
+    rows = [complete_row({"backend": b, "batch": 2, "channels": 3, "seqlen": 4096, "kernel_len": 4096, "mode": "causal",
+                          "dtype": "fp16", "gated": False, "freq_sparsity": 0.0, "pass": p, "status": "ok",
+                          "is_baseline": b == "torch_fft", "t_p50_us": t, "t_p20_us": t, "t_p80_us": t,
+                          "du_rel_l2_err": {"bwd": 1e-3, "fwd_bwd": 5e-3}.get(p), "dk_rel_l2_err": 2e-7 if p != "fwd" else None})
+            for (b, p), t in times.items()]
+    table = {r["backend"]: r for r in pass_rows(prepare(pd.DataFrame(rows, columns=list(COLUMNS))))}
+    assert set(table) == {"torch_fft", "monarch_cuda"} and table["monarch_cuda"]["point"] == "2x3x4096 fp16 causal"
+    assert (table["monarch_cuda"]["fwd"], table["monarch_cuda"]["bwd"], table["monarch_cuda"]["fwd_bwd"]) == ("20", "30", "50")
+    assert table["monarch_cuda"]["step_over_fwd"] == "2.50" and table["torch_fft"]["step_over_fwd"] == "4.00"
+    assert table["monarch_cuda"]["speedup"] == "8.00" and table["torch_fft"]["speedup"] == ""
+    assert table["monarch_cuda"]["errors"] == "du 1.0e-03 · dk 2.0e-07"  # the bwd row's, not fwd_bwd's
+    forward_only = [{**r, "pass": "fwd"} for r in rows[:1]]
+    assert pass_rows(prepare(pd.DataFrame(forward_only, columns=list(COLUMNS)))) == []

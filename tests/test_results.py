@@ -41,3 +41,17 @@ def test_a_torn_last_line_is_dropped_and_later_appends_stay_whole(tmp_path):
     store = ResultStore(tmp_path)  # a resumed run opens the store again
     store.append(_row(64))
     assert [r["seqlen"] for r in store.rows()] == [16, 64]
+
+
+def test_rows_written_before_the_pass_axis_load_as_forward(tmp_path):
+    from fftbench.compare import load_side
+    from fftbench.environment import REPO_ROOT
+
+    old = {k: v for k, v in _row(16).items() if k != "pass"}
+    (tmp_path / "results.jsonl").write_text(json.dumps(old) + "\n")
+    _, frame = load_run(tmp_path)
+    assert list(frame["pass"]) == ["fwd"]
+    assert ResultStore(tmp_path).finished_keys() == {row_key(_row(16))}
+    assert [row["pass"] for row in load_side(tmp_path, "baseline").rows.values()] == ["fwd"]
+    _, committed = load_run(REPO_ROOT / "reports" / "baselines" / "cpu-smoke")  # written before the axis existed
+    assert len(committed) and (committed["pass"] == "fwd").all()

@@ -47,6 +47,20 @@ def test_partition_covers_every_point_once_whatever_the_order(suite, count):
     assert [set(map(id, select(shuffled, f"{i}/{count}"))) == set(map(id, s)) for i, s in enumerate(shards)] == [True] * count
 
 
+def test_every_pass_of_a_point_shares_its_shard():
+    """The training suite: each point once, and its fwd, bwd and fwd_bwd in one shard (the report's
+    step / forward ratio compares them); a pass other than fwd does not move a point's shard."""
+    points = load_suite("training").points()
+    shards = [select(points, f"{i}/4") for i in range(4)]
+    assert sorted(json.dumps(p.key(), sort_keys=True) for s in shards for p in s) == \
+        sorted(json.dumps(p.key(), sort_keys=True) for p in points)
+    shard_of = {}
+    for i, shard in enumerate(shards):
+        for p in shard:
+            shard_of.setdefault(p.label().removesuffix(" bwd").removesuffix(" fwd_bwd"), set()).add(i)
+    assert shard_of and all(len(s) == 1 for s in shard_of.values())
+
+
 def test_a_point_keeps_its_shard_on_any_machine():
     """The partition is a pure function of the keys: sha256 of canonical JSON, no hash() salt."""
     keys = [{"batch": 2, "channels": 3, "seqlen": n, "kernel_len": n, "mode": "causal", "dtype": "fp32",

@@ -68,6 +68,31 @@ def test_longrange_suite_has_the_issue_points_and_one_partial_point():
     assert len(pts) == 33
 
 
+def test_training_suite_sweeps_the_passes():
+    suite = load_suite("training")
+    pts = suite.points()
+    assert {p.pass_ for p in pts} == {"fwd", "bwd", "fwd_bwd"} and {p.dtype for p in pts} == {"fp16", "bf16"}
+    assert {p.seqlen for p in pts} == {1 << e for e in range(10, 16)} and {p.mode for p in pts} == {"causal"}
+    assert len(pts) == 6 * 2 * 3 and {"torch_fft", "monarch_cuda"} <= set(suite.backends)
+    cpu = suite.points(cpu_sized=True)
+    assert max(p.rows * p.seqlen for p in cpu) <= 16384 and 8192 in {p.seqlen for p in cpu}
+
+
+def test_suites_without_a_pass_axis_stay_forward():
+    assert {p.pass_ for name in available_suites() if name != "training" for p in load_suite(name).points()} == {"fwd"}
+    pts = load_suite("smoke").points(overrides={"pass": ["bwd"]})
+    assert pts and {p.pass_ for p in pts} == {"bwd"}
+
+
+def test_unknown_pass_is_a_one_line_suite_error(tmp_path):
+    path = tmp_path / "badpass.toml"
+    path.write_text("[axes]\nseqlen=[16]\npass=['sideways']\n[shape]\nelements=64\n")
+    # refused when the suite is loaded, like every other axis (fftbench.suites), naming the field
+    with pytest.raises(SuiteError, match=r"\[axes\] pass #1: expected one of fwd, bwd, fwd_bwd, got 'sideways'") as err:
+        load_suite(str(path))
+    assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("name", available_suites())
 def test_every_suite_file_builds_its_gate_thresholds(name):
     """What `--suite NAME --gate BASELINE` does with the suite's [gate] table (an unknown key

@@ -19,7 +19,7 @@ POINT_COLUMNS = tuple(c for c in KEY_COLUMNS if c not in ("suite", "backend"))
 
 _NON_NUMERIC = {
     "schema_version", "run_id", "suite", "git_sha", "dirty", "gpu", "driver", "backend", "family", "is_baseline",
-    "precomputed_spectrum", "mode", "dtype", "gated", "status", "reason", "timer", "throttled",
+    "precomputed_spectrum", "mode", "dtype", "gated", "pass", "status", "reason", "timer", "throttled",
     "throttle_reasons", "details", "kernels", "ts",
 }
 NUMERIC_COLUMNS = tuple(c for c in COLUMNS if c not in _NON_NUMERIC)
@@ -40,6 +40,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     df["gated"] = df["gated"].fillna(False).astype(bool)
     df["is_baseline"] = df["is_baseline"].fillna(False).astype(bool)
     df["freq_sparsity"] = df["freq_sparsity"].fillna(0.0)
+    df["pass"] = df["pass"].fillna("fwd")
     df["kernel_len"] = df["kernel_len"].fillna(df["seqlen"])
     df["partial_frac"] = df["kernel_len"] / df["seqlen"]
     if "prof_dram_read_bytes" in df:  # joined from profile.jsonl (fftbench.profile) when the run was profiled
@@ -76,22 +77,22 @@ def ordered(values, order) -> list:
     return [v for v in order if v in present] + sorted(present - set(order))
 
 
-def series_label(backend: str, gated: bool, rows: float | None = None) -> str:
-    label = backend + (" gated" if gated else "")
+def series_label(backend: str, gated: bool, rows: float | None = None, pass_: str = "fwd") -> str:
+    label = backend + (" gated" if gated else "") + ("" if pass_ == "fwd" else f" {pass_}")
     return label if rows is None else f"{label} (B·H={int(rows)})"
 
 
 def iter_series(df: pd.DataFrame):
-    """(label, backend, rows sorted by N) per backend and gating; B·H joins the label only when a
-    backend has several batch sizes at one N, so each line has one point per N."""
-    for (backend, gated), group in df.groupby(["backend", "gated"], sort=True):
+    """(label, backend, rows sorted by N) per backend, gating and pass; B·H joins the label only
+    when a backend has several batch sizes at one N, so each line has one point per N."""
+    for (backend, gated, pass_), group in df.groupby(["backend", "gated", "pass"], sort=True):
         shapes = group.assign(rows=group["batch"] * group["channels"])
         split = shapes.groupby("seqlen")["rows"].nunique().max() > 1
         if split:
             for rows, sub in shapes.groupby("rows"):
-                yield series_label(backend, gated, rows), backend, sub.sort_values("seqlen")
+                yield series_label(backend, gated, rows, pass_), backend, sub.sort_values("seqlen")
         else:
-            yield series_label(backend, gated), backend, shapes.sort_values("seqlen")
+            yield series_label(backend, gated, pass_=pass_), backend, shapes.sort_values("seqlen")
 
 
 def geomean(values) -> float | None:

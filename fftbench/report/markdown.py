@@ -20,7 +20,7 @@ from fftbench.registry import PEER_FAMILY
 from fftbench.report.frames import DTYPE_ORDER
 from fftbench.results import load_run
 
-POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated"]
+POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "pass"]
 NOT_RUN = ("unsupported", "unavailable")
 PER_CALL_MARK = "†"
 
@@ -36,7 +36,8 @@ def _point_label(row) -> str:
     text = f"{int(row['batch'])}×{int(row['channels'])}×{size_label(int(row['seqlen']))}"
     if row["kernel_len"] != row["seqlen"]:
         text += f" K={size_label(int(row['kernel_len']))}"
-    return text + (" gated" if row["gated"] else "")
+    text += " gated" if row["gated"] else ""
+    return text + (f" {row['pass']}" if row["pass"] != "fwd" else "")
 
 
 def _cell(row) -> str:
@@ -54,13 +55,14 @@ def comparison_table(frame: pd.DataFrame, backends: list[str] | None = None) -> 
         first = frame.drop_duplicates("backend")
         backends = list(first.sort_values("family", key=lambda f: f.eq(PEER_FAMILY), kind="stable")["backend"])
     frame = frame[frame["backend"].isin(backends)]
+    frame = frame.assign(**{"pass": frame["pass"].fillna("fwd") if "pass" in frame else "fwd"})  # older rows: fwd
     if frame.empty:
         return "(no results)"
     per_call = set(frame.loc[frame["precomputed_spectrum"].eq(False), "backend"])
     header = [f"`{b}`{PER_CALL_MARK if b in per_call else ''}" for b in backends]
     lines = ["| B×H×N | dtype | mode | " + " | ".join(header) + " |", "|---" * (3 + len(backends)) + "|"]
     rank = frame["dtype"].map({d: i for i, d in enumerate(DTYPE_ORDER)})
-    ordered = frame.assign(rank=rank).sort_values(["rank", "mode", "seqlen", "batch", "channels", "kernel_len", "gated"])
+    ordered = frame.assign(rank=rank).sort_values(["rank", "mode", "seqlen", "batch", "channels", "kernel_len", "gated", "pass"])
     for _, rows in ordered.groupby(POINT, sort=False):
         cells = dict(zip(rows["backend"], (_cell(r) for _, r in rows.iterrows())))
         first = rows.iloc[0]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from fftbench.report import plots as plot_defs
 from fftbench.report.frames import backend_colors, baseline_backend, geomean, prepare
+from fftbench.report.passes import pass_rows
 from fftbench.results import FAILED, SKIPPED, STATUSES, load_run
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -24,7 +25,7 @@ REPORT_FILE = "report.html"
 # (header, column, format, tooltip) of the point table; format None: text.
 TABLE_COLUMNS = (
     ("backend", "backend", None, "registered backend name"),
-    ("point", "point", None, "batch × channels × N, dtype, mode, K, gating, frequency sparsity"),
+    ("point", "point", None, "batch × channels × N, dtype, mode, K, gating, frequency sparsity, pass (when not fwd)"),
     ("N", "seqlen", "d", "sequence length"),
     ("status", "status", None, ", ".join(STATUSES)),
     ("p50 µs", "t_p50_us", ".4g", "median time"),
@@ -98,7 +99,7 @@ def table_rows(df: pd.DataFrame, columns=TABLE_COLUMNS) -> list[dict]:
     rows = []
     measured = ranked[~ranked["status"].isin(SKIPPED)]
     for record in measured.sort_values(["_rank", "backend", "dtype", "mode", "seqlen", "kernel_len",
-                                        "freq_sparsity"]).to_dict("records"):
+                                        "freq_sparsity", "pass"]).to_dict("records"):
         record["spread"] = (f"{record['t_p20_us']:.3g}–{record['t_p80_us']:.3g}"
                             if record["t_p20_us"] == record["t_p20_us"] else None)
         rows.append({"status": record["status"], "cells": _cells(record, columns)})
@@ -210,6 +211,7 @@ def render_page(meta: dict, df: pd.DataFrame, plots: list[dict]) -> str:
     return env.get_template("report.html.j2").render(
         meta=meta, env=environment(meta), plots=plots, columns=columns, rows=table_rows(df, columns),
         failures=failure_groups(df), summary=backend_summary(df), counts=counts, n_rows=len(df),
+        passes=pass_rows(df),
     )
 
 

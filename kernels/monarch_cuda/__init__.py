@@ -4,10 +4,12 @@ monarch_twin: the CPU twin — plan.py's decomposition executed in torch (twin.p
               the v4 engine's (kernels/monarch_long/stage_twin.py).
 monarch_cuda: the fused CUDA kernel: v2 (monarch.cu, stages held in MMA fragments) for N ≤ 4K,
               v4 (large.py) for 8K … 32K.
+Both run the bwd and fwd_bwd passes as calls of their forward engine (backward.py).
 """
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -15,9 +17,9 @@ import torch
 
 from fftbench.cuda_build import COMMON_HEADERS, COMMON_SOURCES, CudaLibrary, check_launch, hopper_reason
 from fftbench.inputs import torch_dtype
-from fftbench.problem import Problem
+from fftbench.problem import PASSES, Problem
 from fftbench.registry import Prepared, register_backend
-from kernels.monarch_cuda import large
+from kernels.monarch_cuda import backward, large
 from kernels.monarch_cuda.plan import SEQLENS as V2_SEQLENS, SLICE, Plan, tables
 from kernels.monarch_cuda.twin import Twin
 from kernels.twins import size_reason, twin_prepared
@@ -37,18 +39,27 @@ def _twin_supports(problem: Problem) -> str | None:
 
 @register_backend(
     "monarch_twin", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
-    features=FEATURES, device="any", supports=_twin_supports,
+    features=FEATURES, passes=PASSES, device="any", supports=_twin_supports,
 )
-def monarch_twin(problem: Problem, inputs) -> Prepared:
-    """CPU twin of the Monarch CUDA kernel (same decomposition and rounding); no work is skipped."""
-    twin = Twin if problem.seqlen <= V2_SEQLENS[1] else V4Twin
-    return twin_prepared(twin(problem, inputs.k), inputs)
+def monarch_twin(problem: Problem, inputs, adjoint: bool = False) -> Prepared:
+    """CPU twin of the Monarch CUDA kernel (same decomposition and rounding); no work is skipped.
+    adjoint (v2 sizes): the transposed convolution, as monarch_cuda's."""
+    if problem.pass_ != "fwd":
+        return backward.prepare(monarch_twin, problem, inputs)
+    if problem.seqlen > V2_SEQLENS[1]:
+        if adjoint:
+            raise ValueError("monarch_twin: the transposed convolution runs on the v2 sizes (N ≤ 4K)")
+        return twin_prepared(V4Twin(problem, inputs.k), inputs)
+    return twin_prepared(Twin(problem, inputs.k, adjoint), inputs)
 
 
 def executed_flops(problem: Problem) -> float:
     """v2: tensor-core FLOPs the kernel issues (each complex 16×16·16×16 product is 8 m16n8k16 MMAs of
     4096 FLOPs, zero blocks of the block-diagonal stage A included) plus the fp32 twiddle and
-    spectrum products (6 FLOPs per complex multiply, five per point per kind) and the gating products."""
+    spectrum products (6 FLOPs per complex multiply, five per point per kind) and the gating products.
+    bwd, fwd_bwd: backward.executed_flops from one forward call's."""
+    if problem.pass_ != "fwd":
+        return backward.executed_flops(problem, executed_flops(dataclasses.replace(problem, pass_="fwd")))
     if problem.seqlen > V2_SEQLENS[1]:
         return large.executed_flops(problem)
     kinds = 2 if problem.mode == "causal" else 1
@@ -80,12 +91,14 @@ def _library() -> ctypes.CDLL:
 
 @register_backend(
     "monarch_cuda", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
-    features=FEATURES, device="cuda", requires=hopper_reason, flops=executed_flops,
+    features=FEATURES, passes=PASSES, device="cuda", requires=hopper_reason, flops=executed_flops,
 )
 def monarch_cuda(problem: Problem, inputs, groups: int | None = None, adjoint: bool = False) -> Prepared:
     """Fused Monarch FFT convolution on tensor cores (mma.sync, stages in registers), sm_90a.
     adjoint (v2 sizes): the transposed convolution, y = v ⊙ convᵀ(u ⊙ w, k) — with u = dy,
     w = v_fwd, v = w_fwd this is the input gradient du of the forward call."""
+    if problem.pass_ != "fwd":
+        return backward.prepare(monarch_cuda, problem, inputs)
     if problem.seqlen > V2_SEQLENS[1]:
         if adjoint:
             raise ValueError("monarch_cuda: the transposed convolution runs on the v2 sizes (N ≤ 4K)")

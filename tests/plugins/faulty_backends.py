@@ -6,6 +6,7 @@ same backend still come out `ok` after the fault.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import torch
 
 from fftbench.cuda_build import COMMON_SOURCES, CudaLibrary, check_launch, nvcc_path
-from fftbench.problem import Problem
+from fftbench.problem import PASSES, Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.torch_fft import torch_fft
 
@@ -76,3 +77,17 @@ def _oob(problem, inputs):
 
 
 _faulty("cuda_oob", _oob, device="cuda", requires=_oob_requires)
+
+
+@register_backend("test_wrong_dk", family="test", device="any", passes=PASSES)
+def wrong_dk(problem: Problem, inputs):
+    """Test backend whose filter gradient is 10% too large (its y, du, dv, dw are torch_fft's)."""
+    good = torch_fft(problem, inputs)
+    if problem.pass_ == "fwd":
+        return good
+
+    def run():
+        grads = good.run()
+        return dataclasses.replace(grads, dk=grads.dk * 1.1)
+
+    return Prepared(run=run, details={"fault": "dk scaled by 1.1"})
