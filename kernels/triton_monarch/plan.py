@@ -117,14 +117,16 @@ class Plan:
     def twiddles(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """fp32 planes: the stage-1 twiddle W_F^{m·j1} = A·B as A (KINDS, 2, R1, R2) [k1, n2] =
         W_F^{n2·R3·j1} and B (KINDS, 2, R1, R3) [k1, n3] = W_F^{n3·j1}, and the stage-2 twiddle
-        C (2, R3, R2) [n3, k2] = W_L^{n3·k2}. Two-stage plans use A only (B, C: 1×1 placeholders)."""
+        C (KINDS, 2, R3, R2) [n3, k2] = W_L^{n3·k2}, the same for every kind but stored per kind so
+        the kernel's loads stay inside its kind loop (kernel.py says why). Two-stage plans use A
+        only (B, C: 1×1 placeholders)."""
         r2, r3, f = self.r2, self.r3, self.kinds * self.size
         a = _w(self._j1() * torch.arange(r2)[None, None, :] * r3, f)
         if r3 == 1:
             one = torch.ones(1, 1, dtype=torch.complex128)
             return _planes(a, torch.float32), _planes(one, torch.float32), _planes(one, torch.float32)
         b = _w(self._j1() * torch.arange(r3)[None, None, :], f)
-        c = _w(torch.arange(r3)[:, None] * torch.arange(r2)[None, :], r2 * r3)
+        c = _w(torch.arange(r3)[:, None] * torch.arange(r2)[None, :], r2 * r3).expand(self.kinds, r3, r2)
         return _planes(a, torch.float32), _planes(b, torch.float32), _planes(c, torch.float32)
 
     def bin_of_tile(self) -> torch.Tensor:
