@@ -21,13 +21,15 @@ from kernels.triton_monarch.plan import Plan, factorisation
 
 SEQLENS = (256, 16384)
 _OPERAND_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-# (num_warps, pairs per program, register cap) tried by the autotuner, by points per transform T.
+# (num_warps, pairs per program, register cap) tried by the autotuner, by the points a program
+# transforms per pair, T·KINDS (the FFT size: causal runs two T-point kinds where v1 ran one
+# 2T-point tile).
 # One program holds a whole T-point complex tile (and, causal, the fp32 output tile across the two
 # kinds), so registers, not shared memory, bound the blocks per SM (v1 ncu, 4K causal, 8 warps: 177
 # registers, 1 block, 12.5% occupancy, issue slots 32% busy); a register cap (maxnreg=128) trades a
 # few spills for a second resident block: v1 4K causal 1.47 → 1.15 ms on the H100. 16 warps and
-# maxnreg=168 never won in v1 (NOTES.md); 16 warps are tried again at T = 16K, where causal holds
-# a 16K-point working tile and a 16K-point output tile (128 + 128 registers per thread at 8 warps).
+# maxnreg=168 never won in v1 (NOTES.md); 16 warps are tried again at causal 16K, which holds a
+# 16K-point working tile and a 16K-point output tile (128 + 128 registers per thread at 8 warps).
 _CONFIGS = {
     "small": ((4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
     "medium": ((4, 1, None), (4, 1, 128), (8, 1, None), (8, 1, 128)),
@@ -36,8 +38,10 @@ _CONFIGS = {
 }
 
 
-def _config_set(size: int) -> str:
-    return "small" if size <= 2048 else "medium" if size <= 4096 else "large" if size <= 8192 else "huge"
+def _config_set(points: int) -> str:
+    if points <= 4096:
+        return "small" if points <= 2048 else "medium"
+    return "large" if points <= 16384 else "huge"
 
 
 def interpreted() -> bool:
@@ -78,18 +82,17 @@ def executed_flops(problem: Problem) -> float:
 
 def _prune(configs, named_args, **kwargs):
     meta = {**named_args, **kwargs}  # constexprs arrive as keyword arguments
-    wanted = _CONFIGS[_config_set(meta["R1"] * meta["R2"] * meta["R3"])]
+    wanted = _CONFIGS[_config_set(meta["R1"] * meta["R2"] * meta["R3"] * meta["KINDS"])]
     return [c for c in configs if (c.num_warps, c.kwargs["PAIRS"], c.maxnreg) in wanted]
 
 
 def default_config(problem: Problem) -> tuple[int, int, int | None]:
     """(num_warps, pairs per program, register cap) used without autotuning (interpreter, checks):
-    4 warps while the complex tile has at most 4K points, 8 up to 8K, 16 at 16K causal (the
-    output tile lives beside the working tile; 8 warps would need 256 registers for the two)."""
-    points = problem.seqlen
-    if points <= 4096:
-        return (4, 1, None)
-    return (16, 1, None) if points >= 16384 and problem.mode == "causal" else (8, 1, None)
+    4 warps while a pair's transforms have at most 4K points in all (T·KINDS, the FFT size), else
+    8, and 16 at causal 16K (the output tile lives beside the working tile: 8 warps would need
+    256 registers for the two)."""
+    points = problem.fft_size
+    return (4, 1, None) if points <= 4096 else (8, 1, None) if points <= 16384 else (16, 1, None)
 
 
 @functools.cache

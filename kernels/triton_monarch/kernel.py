@@ -102,7 +102,7 @@ def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.c
 @triton.jit
 def monarch_conv_kernel(
     u_ptr, v_ptr, w_ptr, y_ptr,
-    m1_ptr,                          # (KINDS, 2, 2, R1, R1) stage-1 matrices: forward [k1, n1], inverse [n1, k1]
+    m1_ptr,                          # (KINDS, 2, 2, R1, R1) stage-1 matrices: fwd [k1, n1], inv [n1, k1]
     m2_ptr, m3_ptr,                  # (2, r, r) DFT matrices of stages 2, 3 (re, im) in the operand dtype
     ta_ptr, tb_ptr, tc_ptr,          # fp32 twiddle planes per kind (plan.Plan.twiddles)
     spec_ptr,                        # (H, KINDS, 2, T) spectrum (fp16; fp32 for fp32) in spectral-tile order
@@ -124,7 +124,7 @@ def monarch_conv_kernel(
         spec_offs = tl.arange(0, R1)[:, None] * R2 + tl.arange(0, R2)[None, :]
     else:
         spec_offs = tl.arange(0, R1 * R2)[:, None] * R3 + tl.arange(0, R3)[None, :]
-    io_offs = tl.arange(0, R1)[:, None] * L + tl.arange(0, L)[None, :]  # (R1, L): position n1·L + n2·R3 + n3
+    io_offs = tl.arange(0, R1)[:, None] * L + tl.arange(0, L)[None, :]  # (R1, L): n = n1·L + n2·R3 + n3
     spec_channel = spec_ptr + h.to(tl.int64) * (KINDS * 2 * T)
     for g in range(PAIRS):
         pair = first_pair + g

@@ -14,7 +14,7 @@ Every transform has T = N points, in both modes ("kinds" κ < KINDS):
            the 2N-point spectrum (the even or the odd bins):
              y = Σ_κ W_2T^{-nκ} · IFFT_T(FFT_T(z·W_2T^{nκ}) · K_2N[2k+κ]/2).
 Both modes are one formula with F = KINDS·T (the FFT size of the problem) and j = KINDS·k + κ:
-  X_κ[k] = Σ_n z[n]·W_F^{n·j},   y[n] = (1/T)·Σ_κ Σ_k W_F^{-n·j}·X_κ[k]·S_κ[k],   S_κ[k] = K_F[j]/KINDS.
+  X_κ[k] = Σ_n z[n]·W_F^{n·j},  y[n] = (1/T)·Σ_κ Σ_k W_F^{-n·j}·X_κ[k]·S_κ[k],  S_κ[k] = K_F[j]/KINDS.
 
 Factorisation T = R1·R2 (two stages) or R1·R2·R3 (three stages), L = R2·R3, with
   n = n1·L + m, m = n2·R3 + n3,   k = k1 + R1·k2 + R1·R2·k3,   j1 = KINDS·k1 + κ,
