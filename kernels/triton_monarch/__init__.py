@@ -28,12 +28,11 @@ _OPERAND_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.
 # kinds), so registers, not shared memory, bound the blocks per SM (v1 ncu, 4K causal, 8 warps: 177
 # registers, 1 block, 12.5% occupancy, issue slots 32% busy); a register cap (maxnreg=128) trades a
 # few spills for a second resident block: v1 4K causal 1.47 → 1.15 ms on the H100. 16 warps and
-# maxnreg=168 never won in v1 (NOTES.md); v2 compiles differently (NOTES.md, ptxas sm_90), so they
-# are tried again where it helps: causal 1K at 4 warps takes 246 registers uncapped, 168 with 32 B
-# of spills (three blocks per SM instead of two); causal 8K at 16 warps 128 registers with 48 B of
-# spills (8 warps: 246); causal 16K holds a 16K-point working tile and a 16K-point output tile.
+# maxnreg=168 never won in v1 (NOTES.md); v2 compiles differently (NOTES.md, ptxas sm_90), so 16
+# warps are tried again where they may help: causal 8K at 16 warps takes 128 registers with 56 B
+# of spills (8 warps: 246); causal 16K holds a 16K-point working tile and a 16K-point output tile.
 _CONFIGS = {
-    "small": ((4, 1, None), (4, 2, None), (4, 1, 128), (4, 1, 168), (8, 1, None)),
+    "small": ((4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
     "medium": ((4, 1, None), (4, 1, 128), (8, 1, None), (8, 1, 128)),
     "large": ((8, 1, None), (8, 1, 128), (16, 1, None)),
     "huge": ((8, 1, None), (16, 1, None)),

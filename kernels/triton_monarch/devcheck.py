@@ -3,7 +3,8 @@ gating against float64 (fixed default configs, so it compiles each kernel once),
 timing at 64×768 with the harness's timer. Numbers that the repository relies on come from the
 suites, not from here; this is the kernel's predict → measure loop (NOTES.md).
 
-    python -m kernels.triton_monarch.devcheck [--quick | --no-check] [--time 256,...,16384 | --time ''] [--fixed]
+    python -m kernels.triton_monarch.devcheck [--quick | --no-check] [--time 256,...,16384 | --time '']
+                                              [--fixed] [--variants]
 
 Compiles ~56 kernels for the checks and ~70 for autotuned timing (2–4 s each on one CPU core);
 split it into `--time ''` and `--no-check` if one device call's 10 minutes are too few.
@@ -64,23 +65,32 @@ def check_all(shapes) -> bool:
     return ok
 
 
-def time_points(ns: list[int], fixed: bool) -> None:
+# Causal plans chosen from offline compiles (plan.py), timed against the circular table's plan
+VARIANTS = {512: (32, 16), 1024: (32, 32), 8192: (32, 16, 16)}
+
+
+def time_points(ns: list[int], fixed: bool, variants: bool) -> None:
     timer, opts = GpuTimer(torch.device("cuda")), TimingOptions(min_time_s=0.3, max_time_s=2.0)
-    print(f"{'problem':40s} {'median us':>10s} {'p20-p80':>17s} {'of floor':>8s}  config")
-    cases = [(n, mode, "fp16", False) for n in ns for mode in ("causal", "circular")]
-    cases += [(4096, "causal", "bf16", False), (4096, "circular", "bf16", False), (4096, "causal", "fp16", True)]
-    for n, mode, dtype, gated in cases:
+    print(f"{'problem':40s} {'plan':28s} {'median us':>10s} {'p20-p80':>17s} {'of floor':>8s}  config")
+    cases = [(n, mode, "fp16", False, None) for n in ns for mode in ("causal", "circular")]
+    cases += [(4096, "causal", "bf16", False, None), (4096, "circular", "bf16", False, None),
+              (4096, "causal", "fp16", True, None)]
+    if variants:
+        cases += [(n, "causal", "fp16", False, radices) for n, radices in VARIANTS.items() if n in ns]
+    for n, mode, dtype, gated, radices in cases:
         problem = Problem(64, 768, n, dtype, mode, gated=gated)
         if unsupported_reason(problem):
             print(f"{problem.label():40s} unsupported: {unsupported_reason(problem)}")
             continue
         inputs = make_inputs(problem, "cuda", seed=1)
-        prepared = triton_monarch(problem, inputs, config=default_config(problem) if fixed else None)
+        prepared = triton_monarch(problem, inputs, config=default_config(problem) if fixed else None,
+                                  radices=radices)
         prepared.run()
         torch.cuda.synchronize()
         s = timer.time(prepared.run, opts)
-        print(f"{problem.label():40s} {s.median:10.1f} {s._q(0.2):8.1f}-{s._q(0.8):8.1f} "
-              f"{floor_us(problem, HBM_GBPS) / s.median:8.3f}  {prepared.details['config']}", flush=True)
+        print(f"{problem.label():40s} {prepared.details['decomposition']:28s} {s.median:10.1f} "
+              f"{s._q(0.2):8.1f}-{s._q(0.8):8.1f} {floor_us(problem, HBM_GBPS) / s.median:8.3f}  "
+              f"{prepared.details['config']}", flush=True)
         del inputs, prepared
         torch.cuda.empty_cache()
 
@@ -91,12 +101,13 @@ def main() -> None:
     ap.add_argument("--time", default=",".join(map(str, seqlens())), help="N to time at 64x768 ('' for none)")
     ap.add_argument("--fixed", action="store_true", help="time the default configs instead of autotuning")
     ap.add_argument("--no-check", action="store_true", help="timing only")
+    ap.add_argument("--variants", action="store_true", help="also time causal 512, 1K, 8K on the circular plans")
     args = ap.parse_args()
     if not args.no_check:
         ok = check_all([(3, 5)] if args.quick else [(3, 5), (33, 4)])
         print("correctness:", "all within budget" if ok else "FAILURES", flush=True)
     if args.time:
-        time_points([int(x) for x in args.time.split(",")], args.fixed)
+        time_points([int(x) for x in args.time.split(",")], args.fixed, args.variants)
 
 
 if __name__ == "__main__":

@@ -37,17 +37,23 @@ import torch
 from fftbench.inputs import kernel_spectrum
 from fftbench.problem import Problem
 
-# Points per transform (N, both modes) → factorisation, chosen for the fewest tensor-core FLOPs per
-# point: a radix-r stage costs 8·r real FLOPs per complex point (4 real r-wide dot products).
-# 2048 avoids 64x32: compiled by Triton 3.6 for the H100 it returned wrong results (rel L2 0.86,
-# fp16 and bf16, 4 warps) though the interpreter agreed. 16384 uses 32x32x16: far fewer register
-# spills than 64x16x16 (ptxas, 8 warps: 168 B of stack against 1352 B).
-_PLANS = {256: (16, 16), 512: (32, 16), 1024: (32, 32), 2048: (32, 64), 4096: (16, 16, 16),
-          8192: (32, 16, 16), 16384: (32, 32, 16)}
+# Points per transform (N) → factorisation. Circular: the fewest tensor-core FLOPs per point (a
+# radix-r stage costs 8·r real FLOPs per complex point: 4 real r-wide dot products), measured in
+# v1. 2048 avoids 64x32: compiled by Triton 3.6 for the H100 it returned wrong results (rel L2
+# 0.86, fp16 and bf16, 4 warps) though the interpreter agreed. 16384 uses 32x32x16: far fewer
+# register spills than 64x16x16 (ptxas, 8 warps: 168 B of stack against 1352 B).
+_CIRCULAR = {256: (16, 16), 512: (32, 16), 1024: (32, 32), 2048: (32, 64), 4096: (16, 16, 16),
+             8192: (32, 16, 16), 16384: (32, 32, 16)}
+# Causal (two kinds, an fp32 output tile carried across them) compiles differently; where a plan
+# with R1 = 16 gives fewer instructions and registers per program (ptxas sm_90, offline; NOTES.md
+# v2 — predictions until measured) it is used despite more FLOPs: 512 16x32 (71 registers, 2208
+# warp instructions, against 102 and 2720), 1K 16x64 (128, 4064 against 246, 4480), 8K 16x32x16
+# (same FLOPs, 10% fewer instructions).
+_CAUSAL = {**_CIRCULAR, 512: (16, 32), 1024: (16, 64), 8192: (16, 32, 16)}
 
 
 def factorisation(problem: Problem) -> tuple[int, ...] | None:
-    return _PLANS.get(problem.seqlen)
+    return (_CAUSAL if problem.mode == "causal" else _CIRCULAR).get(problem.seqlen)
 
 
 def _w(exponent: torch.Tensor, size: int) -> torch.Tensor:
