@@ -105,7 +105,7 @@ def _kernels():
 
     every = sorted({c for cs in _CONFIGS.values() for c in cs}, key=str)
     configs = [triton.Config({"PAIRS": p}, num_warps=w, num_stages=1, maxnreg=r) for w, p, r in every]
-    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "KINDS", "GATED", "PREC", "n_pairs"],
+    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "KINDS", "KP", "GATED", "PREC", "n_pairs"],
                             prune_configs_by={"early_config_prune": _prune})(monarch_conv_kernel)
     return monarch_conv_kernel, tuned
 
@@ -116,12 +116,12 @@ def _kernels():
     supports=unsupported_reason, flops=executed_flops,
 )
 def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int | None] | None = None,
-                   radices: tuple[int, ...] | None = None) -> Prepared:
+                   radices: tuple[int, ...] | None = None, kinds_per_pass: int | None = None) -> Prepared:
     """Monarch FFT convolution in Triton (tl.dot stages, fused, autotuned).
 
     config=(num_warps, pairs per program, register cap or None) skips autotuning (always skipped
-    under the interpreter); radices overrides the plan's factorisation (for exploring others)."""
-    plan = Plan.for_problem(problem, radices)
+    under the interpreter); radices and kinds_per_pass override the plan's (for exploring others)."""
+    plan = Plan.for_problem(problem, radices, kinds_per_pass)
     device = inputs.u.device
     op = _OPERAND_DTYPES[problem.dtype]
     mats = [plan.stage1_matrices(op).to(device)] + [plan.dft_matrix(r, op).to(device) for r in plan.radices[1:]]
@@ -136,11 +136,11 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
     n_pairs = math.ceil(problem.batch / 2)
     args = (u, v, w, out, *mats, ta, tb, tc, spec, problem.batch, problem.channels, problem.seqlen, n_pairs)
     # input_precision matters only for fp32 operands (exact "ieee", not TF32); fp16/bf16 ignore it
-    meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, GATED=problem.gated,
-                PREC="ieee" if op == torch.float32 else "tf32")
+    meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
+                GATED=problem.gated, PREC="ieee" if op == torch.float32 else "tf32")
     kernel, tuned = _kernels()
     details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
-               "skips_work": "causal: no zero padding (two N-point kinds, not one 2N-point transform); "
+               "skips_work": "causal: no zero padding (two N-point kinds, not a 2N-point transform); "
                              "partial and frequency-sparse problems multiply by the dense (zeroed) "
                              "spectrum (NOTES.md: v2)"}
 

@@ -6,23 +6,26 @@ Every transform has T = N points. Circular is one kind; causal is the sum of two
 (κ = 0) and a negacyclic (κ = 1) T-point convolution, which differ only in their tables (stage-1
 matrix, stage-1 twiddle, spectrum) — plan.py derives it. Factorisation (plan.py): T = R1·R2 or
 R1·R2·R3, the sequence held as an (R1, L = R2·R3) tile (row-major, so a row of the tile is L
-contiguous samples: coalesced loads and stores). For each kind κ (a loop):
-  forward  stage 1: F1_κ @ X          tl.dot, (R1, R1) @ (R1, L), the DFT matrix on the left
+contiguous samples: coalesced loads and stores). The kinds run in PASSES passes of KP kinds; a
+pass's spectral tile has ROWS = KP·R1 rows, one per (k1, κ) (plan.py: both kinds stacked in one
+pass up to 8K, one pass per kind at causal 16K). For each pass (a loop):
+  forward  stage 1: F1 @ X            tl.dot, (ROWS, R1) @ (R1, L), the DFT matrix on the left
            twiddle W_F^{m·j1}         fp32 registers (3-stage: product of two small tables, L1)
-           stage 2: contract n2       tl.dot on the right; 3-stage: (R1,R2,R3) → permute → (R1·R3, R2)
+           stage 2: contract n2       tl.dot on the right; 3-stage: (ROWS,R2,R3) → permute → (ROWS·R3, R2)
            twiddle W_L^{n3k2}         (3-stage only)
-           stage 3: contract n3       tl.dot on the right on (R1·R2, R3)
-  pointwise  · S_κ (precomputed in the spectral tile order [(k1, k2), k3]; fp16 planes for
+           stage 3: contract n3       tl.dot on the right on (ROWS·R2, R3)
+  pointwise  · S (precomputed in the spectral tile order [(ρ, k2), k3]; fp16 planes for
              fp16/bf16 problems, fp32 for fp32; re-read from L2 by every program of a channel)
-  inverse    the conjugate stages in reverse order; the last, G1_κ @ D_κ, accumulates into one
-             fp32 output tile, so the kinds are summed in fp32 before the single store.
-The kind loop stays a loop (not tl.static_range): unrolled, the compilers interleave the two
-independent kinds and hold both in registers (ptxas sm_90, 4K causal, 8 warps: 194 registers
-against 163). Its loads stay inside it — the stage-2 twiddle table is stored once per kind for
-that, since Triton hoists a loop-invariant load and would hold the broadcast table in registers
-across both kinds (191 registers) — except the input tile and the stage-2/3 DFT matrices, which
-Triton hoists into shared memory (dot operands), read by each kind from there. The fp32 output
-tile is the only register value that lives across kinds.
+  inverse    the conjugate stages in reverse order; the last, G1 @ D, (R1, ROWS) @ (ROWS, L),
+             sums the pass's kinds and accumulates into one fp32 output tile, so the kinds are
+             summed in fp32 before the single store.
+The pass loop stays a loop (not tl.static_range): unrolled, the compilers interleave the two
+independent kinds and hold both in registers (ptxas sm_90, 4K causal a pass per kind, 8 warps:
+194 registers against 163). Its loads stay inside it — the stage-2 twiddle table is stored once
+per pass for that, since Triton hoists a loop-invariant load and would hold the broadcast table
+in registers across both passes (191 registers) — except the input tile and the stage-2/3 DFT
+matrices, which Triton hoists into shared memory (dot operands), read by each pass from there.
+The fp32 output tile is the only register value that lives across passes.
 Complex values are separate real/imag tiles; a complex dot is 4 real tl.dot (fp16/bf16 operands,
 fp32 accumulation; fp32 problems use fp32 operands with input_precision="ieee"). Between stages the
 data is rounded to the operand dtype; twiddles and the spectrum product run in fp32. Intermediates
@@ -59,12 +62,12 @@ def _cmul_conj(ar, ai, br, bi):
 
 
 @triton.jit
-def _matrix(ptr, R: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr, CONJ: tl.constexpr):
-    """The (ROWS, COLS) corner of a (2, R, R) complex matrix (re, im planes); CONJ conjugates it.
+def _matrix(ptr, ROWS: tl.constexpr, COLS: tl.constexpr, CONJ: tl.constexpr):
+    """A (2, ROWS, COLS) complex matrix (re, im planes, row-major); CONJ conjugates it.
     Loaded at each use (L1) rather than held in registers."""
-    offs = tl.arange(0, ROWS)[:, None] * R + tl.arange(0, COLS)[None, :]
+    offs = tl.arange(0, ROWS)[:, None] * COLS + tl.arange(0, COLS)[None, :]
     re = tl.load(ptr + offs)
-    im = tl.load(ptr + R * R + offs)
+    im = tl.load(ptr + ROWS * COLS + offs)
     if CONJ:
         im = -im
     return re, im
@@ -73,8 +76,9 @@ def _matrix(ptr, R: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr, CONJ: 
 @triton.jit
 def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr,
                     N3_BEFORE_N2: tl.constexpr):
-    """One kind's W_F^{m·j1}: the table A[k1, n2] (two stages), or the product A[k1, n2]·B[k1, n3]
-    of two small tables (three stages) as an (R1, R2·R3) tile, or (R1·R3, R2) [(k1, n3), n2]."""
+    """One pass's W_F^{m·j1} (R1 here: the pass's ROWS): the table A[ρ, n2] (two stages), or the
+    product A[ρ, n2]·B[ρ, n3] of two small tables (three stages) as an (R1, R2·R3) tile, or
+    (R1·R3, R2) [(ρ, n3), n2]."""
     i1 = tl.arange(0, R1)
     i2 = tl.arange(0, R2)
     a = i1[:, None] * R2 + i2[None, :]
@@ -102,16 +106,18 @@ def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.c
 @triton.jit
 def monarch_conv_kernel(
     u_ptr, v_ptr, w_ptr, y_ptr,
-    m1_ptr,                          # (KINDS, 2, 2, R1, R1) stage-1 matrices: fwd [k1, n1], inv [n1, k1]
+    m1_ptr,                          # per pass: stage-1 matrices fwd (2, ROWS, R1), inv (2, R1, ROWS)
     m2_ptr, m3_ptr,                  # (2, r, r) DFT matrices of stages 2, 3 (re, im) in the operand dtype
-    ta_ptr, tb_ptr, tc_ptr,          # fp32 twiddle planes per kind (plan.Plan.twiddles)
-    spec_ptr,                        # (H, KINDS, 2, T) spectrum (fp16; fp32 for fp32) in spectral-tile order
+    ta_ptr, tb_ptr, tc_ptr,          # fp32 twiddle planes per pass (plan.Plan.twiddles)
+    spec_ptr,                        # (H, PASSES, 2, ROWS·L) spectrum (fp16; fp32 for fp32), tile order
     B, H, N, n_pairs,
-    R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr, KINDS: tl.constexpr,
+    R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr, KINDS: tl.constexpr, KP: tl.constexpr,
     GATED: tl.constexpr, PREC: tl.constexpr, PAIRS: tl.constexpr,
 ):
     L: tl.constexpr = R2 * R3
     T: tl.constexpr = R1 * L
+    ROWS: tl.constexpr = KP * R1     # rows of a pass's spectral tile
+    PASSES: tl.constexpr = KINDS // KP
     op = m1_ptr.dtype.element_ty
     out = y_ptr.dtype.element_ty
 
@@ -121,9 +127,9 @@ def monarch_conv_kernel(
     first_pair = (pid % progs_per_channel) * PAIRS
 
     if R3 == 1:
-        spec_offs = tl.arange(0, R1)[:, None] * R2 + tl.arange(0, R2)[None, :]
+        spec_offs = tl.arange(0, ROWS)[:, None] * R2 + tl.arange(0, R2)[None, :]
     else:
-        spec_offs = tl.arange(0, R1 * R2)[:, None] * R3 + tl.arange(0, R3)[None, :]
+        spec_offs = tl.arange(0, ROWS * R2)[:, None] * R3 + tl.arange(0, R3)[None, :]
     io_offs = tl.arange(0, R1)[:, None] * L + tl.arange(0, L)[None, :]  # (R1, L): n = n1·L + n2·R3 + n3
     spec_channel = spec_ptr + h.to(tl.int64) * (KINDS * 2 * T)
     for g in range(PAIRS):
@@ -134,72 +140,72 @@ def monarch_conv_kernel(
         ok1 = (lane + b0 + 1) < B
         row0 = (b0.to(tl.int64) * H + h) * N
         row1 = row0 + H * N
-        yr = tl.zeros((R1, L), dtype=tl.float32)  # the output tile: both kinds accumulate here
+        yr = tl.zeros((R1, L), dtype=tl.float32)  # the output tile: every pass accumulates here
         yi = tl.zeros((R1, L), dtype=tl.float32)
-        for kind in range(KINDS):
-            m1 = m1_ptr + kind * (4 * R1 * R1)         # this kind's tables
-            ta = ta_ptr + kind * (2 * R1 * R2)
-            tb = tb_ptr + kind * (2 * R1 * R3)
-            tc = tc_ptr + kind * (2 * R3 * R2)
-            spec = spec_channel + kind * (2 * T)
+        for p in range(PASSES):
+            m1 = m1_ptr + p * (4 * ROWS * R1)          # this pass's tables
+            ta = ta_ptr + p * (2 * ROWS * R2)
+            tb = tb_ptr + p * (2 * ROWS * R3)
+            tc = tc_ptr + p * (2 * R3 * R2)
+            spec = spec_channel + p * (2 * ROWS * L)
             # the input tile (loop-invariant: Triton loads it once, into shared memory)
             xr = tl.load(u_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
             xi = tl.load(u_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
             if GATED:
                 xr = xr * tl.load(w_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
                 xi = xi * tl.load(w_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
-            # forward stage 1 (R1, R1) @ (R1, L), then the stage-1 twiddle
-            f1r, f1i = _matrix(m1, R1, R1, R1, False)                            # [k1, n1]
+            # forward stage 1 (ROWS, R1) @ (R1, L), then the stage-1 twiddle
+            f1r, f1i = _matrix(m1, ROWS, R1, False)                              # [ρ, n1]
             ar, ai = _cdot(f1r, f1i, xr.to(op), xi.to(op), PREC)
-            t1r, t1i = _stage1_twiddle(ta, tb, R1, R2, R3, False)
+            t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, False)
             ar, ai = _cmul(ar, ai, t1r, t1i)
             if R3 == 1:
-                f2r, f2i = _matrix(m2_ptr, R2, R2, R2, False)
+                f2r, f2i = _matrix(m2_ptr, R2, R2, False)
                 cr, ci = _cdot(ar.to(op), ai.to(op), f2r, f2i, PREC)
             else:
-                # stage 2: contract n2 on (R1·R3, R2) [(k1, n3), n2]
-                br = tl.reshape(tl.permute(tl.reshape(ar.to(op), (R1, R2, R3)), (0, 2, 1)), (R1 * R3, R2))
-                bi = tl.reshape(tl.permute(tl.reshape(ai.to(op), (R1, R2, R3)), (0, 2, 1)), (R1 * R3, R2))
-                f2r, f2i = _matrix(m2_ptr, R2, R2, R2, False)
+                # stage 2: contract n2 on (ROWS·R3, R2) [(ρ, n3), n2]
+                br = tl.reshape(tl.permute(tl.reshape(ar.to(op), (ROWS, R2, R3)), (0, 2, 1)), (ROWS * R3, R2))
+                bi = tl.reshape(tl.permute(tl.reshape(ai.to(op), (ROWS, R2, R3)), (0, 2, 1)), (ROWS * R3, R2))
+                f2r, f2i = _matrix(m2_ptr, R2, R2, False)
                 br, bi = _cdot(br, bi, f2r, f2i, PREC)
                 t2 = tl.arange(0, R3)[:, None] * R2 + tl.arange(0, R2)[None, :]      # [n3, k2]
                 t2r = tl.load(tc + t2)[None, :, :]
                 t2i = tl.load(tc + R3 * R2 + t2)[None, :, :]
-                br, bi = _cmul(tl.reshape(br, (R1, R3, R2)), tl.reshape(bi, (R1, R3, R2)), t2r, t2i)
-                # stage 3: contract n3 on (R1·R2, R3) [(k1, k2), n3]
-                cr = tl.reshape(tl.permute(br.to(op), (0, 2, 1)), (R1 * R2, R3))
-                ci = tl.reshape(tl.permute(bi.to(op), (0, 2, 1)), (R1 * R2, R3))
-                f3r, f3i = _matrix(m3_ptr, R3, R3, R3, False)
+                br, bi = _cmul(tl.reshape(br, (ROWS, R3, R2)), tl.reshape(bi, (ROWS, R3, R2)), t2r, t2i)
+                # stage 3: contract n3 on (ROWS·R2, R3) [(ρ, k2), n3]
+                cr = tl.reshape(tl.permute(br.to(op), (0, 2, 1)), (ROWS * R2, R3))
+                ci = tl.reshape(tl.permute(bi.to(op), (0, 2, 1)), (ROWS * R2, R3))
+                f3r, f3i = _matrix(m3_ptr, R3, R3, False)
                 cr, ci = _cdot(cr, ci, f3r, f3i, PREC)
-            # pointwise product with this kind's spectrum
+            # pointwise product with this pass's spectrum
             kr = tl.load(spec + spec_offs).to(tl.float32)
-            ki = tl.load(spec + T + spec_offs).to(tl.float32)
+            ki = tl.load(spec + ROWS * L + spec_offs).to(tl.float32)
             cr, ci = _cmul(cr, ci, kr, ki)
-            # inverse: conjugate stages in reverse order, down to the stage-1 input D_κ [k1, m]
+            # inverse: conjugate stages in reverse order, down to the stage-1 input D [ρ, m]
             if R3 == 1:
-                g2r, g2i = _matrix(m2_ptr, R2, R2, R2, True)
-                dr, di = _cdot(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [k1, n2]
-                t1r, t1i = _stage1_twiddle(ta, tb, R1, R2, R3, False)          # reloaded (L1), not kept live
+                g2r, g2i = _matrix(m2_ptr, R2, R2, True)
+                dr, di = _cdot(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [ρ, n2]
+                t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, False)        # reloaded (L1), not kept live
                 dr, di = _cmul_conj(dr, di, t1r, t1i)
                 dr = dr.to(op)
                 di = di.to(op)
             else:
-                g3r, g3i = _matrix(m3_ptr, R3, R3, R3, True)
-                dr, di = _cdot(cr.to(op), ci.to(op), g3r, g3i, PREC)           # [(k1, k2), n3]
+                g3r, g3i = _matrix(m3_ptr, R3, R3, True)
+                dr, di = _cdot(cr.to(op), ci.to(op), g3r, g3i, PREC)           # [(ρ, k2), n3]
                 s2 = tl.arange(0, R2)[:, None] + tl.arange(0, R3)[None, :] * R2      # [k2, n3]
                 s2r = tl.load(tc + s2)[None, :, :]
                 s2i = tl.load(tc + R3 * R2 + s2)[None, :, :]
-                dr, di = _cmul_conj(tl.reshape(dr, (R1, R2, R3)), tl.reshape(di, (R1, R2, R3)), s2r, s2i)
-                er = tl.reshape(tl.permute(dr.to(op), (0, 2, 1)), (R1 * R3, R2))
-                ei = tl.reshape(tl.permute(di.to(op), (0, 2, 1)), (R1 * R3, R2))
-                g2r, g2i = _matrix(m2_ptr, R2, R2, R2, True)
-                er, ei = _cdot(er, ei, g2r, g2i, PREC)                         # [(k1, n3), n2]
-                t1r, t1i = _stage1_twiddle(ta, tb, R1, R2, R3, True)
+                dr, di = _cmul_conj(tl.reshape(dr, (ROWS, R2, R3)), tl.reshape(di, (ROWS, R2, R3)), s2r, s2i)
+                er = tl.reshape(tl.permute(dr.to(op), (0, 2, 1)), (ROWS * R3, R2))
+                ei = tl.reshape(tl.permute(di.to(op), (0, 2, 1)), (ROWS * R3, R2))
+                g2r, g2i = _matrix(m2_ptr, R2, R2, True)
+                er, ei = _cdot(er, ei, g2r, g2i, PREC)                         # [(ρ, n3), n2]
+                t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, True)
                 er, ei = _cmul_conj(er, ei, t1r, t1i)
-                dr = tl.reshape(tl.permute(tl.reshape(er.to(op), (R1, R3, R2)), (0, 2, 1)), (R1, L))
-                di = tl.reshape(tl.permute(tl.reshape(ei.to(op), (R1, R3, R2)), (0, 2, 1)), (R1, L))
-            # last inverse stage G1_κ @ D_κ (R1, R1) @ (R1, L), summed over the kinds in fp32
-            g1r, g1i = _matrix(m1 + 2 * R1 * R1, R1, R1, R1, False)              # [n1, k1]
+                dr = tl.reshape(tl.permute(tl.reshape(er.to(op), (ROWS, R3, R2)), (0, 2, 1)), (ROWS, L))
+                di = tl.reshape(tl.permute(tl.reshape(ei.to(op), (ROWS, R3, R2)), (0, 2, 1)), (ROWS, L))
+            # last inverse stage G1 @ D (R1, ROWS) @ (ROWS, L): sums the kinds in fp32
+            g1r, g1i = _matrix(m1 + 2 * ROWS * R1, R1, ROWS, False)              # [n1, ρ]
             yr, yi = _cdot(g1r, g1i, dr, di, PREC, yr, yi)
         if GATED:
             yr = yr * tl.load(v_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)

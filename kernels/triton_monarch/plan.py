@@ -20,9 +20,16 @@ Factorisation T = R1·R2 (two stages) or R1·R2·R3 (three stages), L = R2·R3, 
   n = n1·L + m, m = n2·R3 + n3,   k = k1 + R1·k2 + R1·R2·k3,   j1 = KINDS·k1 + κ,
   W_F^{n·j} = W_{KINDS·R1}^{n1·j1} · W_F^{m·j1} · W_R2^{n2k2} · W_L^{n3k2} · W_R3^{n3k3}
               stage-1 matrix      stage-1 twiddle   stage 2    stage-2 tw.   stage 3
-so the negacyclic pre-twiddle W_F^{n·κ} lives in the stage-1 matrix's columns and the stage-1
+so the negacyclic pre-twiddle W_F^{n·κ} lives in the stage-1 matrix's rows and the stage-1
 twiddle table, its post-twiddle in their conjugates (the last inverse stage): a kind costs one
 set of tables, no extra instructions. Stages 2 and 3 are the same for both kinds.
+Passes: a program runs the kinds in KINDS/KP passes of KP kinds each. A pass's spectral tile has
+ROWS = KP·R1 rows ρ, one per (k1, κ) of its kinds: j1 = KINDS·(ρ div KP) + pass·KP + ρ mod KP.
+KP = 1 (a loop over the kinds, T-point tiles) is what lets causal 16K run; KP = KINDS stacks both
+kinds into one (2·R1, L) tile — the stage-1 matrix is then the left half of the 2R1-point DFT
+matrix, i.e. exactly v1's 2N-point plan with first radix 2·R1 — and executes fewer instructions
+per point where it fits (NOTES.md, v2). The last inverse stage, (R1, ROWS) @ (ROWS, L), sums
+the kinds of a pass inside its fp32 accumulator, and the passes accumulate into the same tile.
 Every DFT matrix is scaled by 1/√r, so the forward and inverse are unitary and together give
 exactly (1/T)·Σ… above; values stay O(1) through every fp16 rounding. tl.dot needs every
 dimension ≥ 16, so R1, R2, R3 ≥ 16.
@@ -44,16 +51,19 @@ from fftbench.problem import Problem
 # register spills than 64x16x16 (ptxas, 8 warps: 168 B of stack against 1352 B).
 _CIRCULAR = {256: (16, 16), 512: (32, 16), 1024: (32, 32), 2048: (32, 64), 4096: (16, 16, 16),
              8192: (32, 16, 16), 16384: (32, 32, 16)}
-# Causal (two kinds, an fp32 output tile carried across them) compiles differently; where a plan
-# with R1 = 16 gives fewer instructions and registers per program (ptxas sm_90, offline; NOTES.md
-# v2 — predictions until measured) it is used despite more FLOPs: 512 16x32 (71 registers, 2208
-# warp instructions, against 102 and 2720), 1K 16x64 (128, 4064 against 246, 4480), 8K 16x32x16
-# (same FLOPs, 10% fewer instructions).
-_CAUSAL = {**_CIRCULAR, 512: (16, 32), 1024: (16, 64), 8192: (16, 32, 16)}
+# Causal: (factorisation of T, kinds per pass). Both kinds in one pass up to 8K — v1's plans, which
+# compiled (ptxas sm_90, offline) to 10–50% fewer instructions per program than a loop over the
+# kinds (NOTES.md, v2; predictions until the device run) — and a loop at 16K, whose stacked tile
+# (32K points) does not fit.
+_CAUSAL = {256: ((16, 16), 2), 512: ((16, 32), 2), 1024: ((32, 32), 2), 2048: ((32, 64), 2),
+           4096: ((16, 16, 16), 2), 8192: ((16, 32, 16), 2), 16384: ((32, 32, 16), 1)}
 
 
-def factorisation(problem: Problem) -> tuple[int, ...] | None:
-    return (_CAUSAL if problem.mode == "causal" else _CIRCULAR).get(problem.seqlen)
+def factorisation(problem: Problem) -> tuple[tuple[int, ...], int] | None:
+    """(radices, kinds per pass) of the tables above, or None."""
+    if problem.mode == "causal":
+        return _CAUSAL.get(problem.seqlen)
+    return (_CIRCULAR[problem.seqlen], 1) if problem.seqlen in _CIRCULAR else None
 
 
 def _w(exponent: torch.Tensor, size: int) -> torch.Tensor:
@@ -70,16 +80,21 @@ def _planes(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 @dataclasses.dataclass(frozen=True)
 class Plan:
     radices: tuple[int, ...]
-    kinds: int  # 1 circular, 2 causal (cyclic + negacyclic)
+    kinds: int          # 1 circular, 2 causal (cyclic + negacyclic)
+    kinds_per_pass: int
 
     @classmethod
-    def for_problem(cls, problem: Problem, radices: tuple[int, ...] | None = None) -> "Plan":
-        """The table's factorisation, or `radices` (for exploring others), checked against the
-        problem and tl.dot's ≥ 16 rule."""
-        radices = tuple(radices or factorisation(problem) or ())
-        plan = cls(radices, 2 if problem.mode == "causal" else 1)
-        if len(radices) not in (2, 3) or math.prod(radices) != problem.seqlen or min(radices) < 16:
-            raise ValueError(f"factorisation {radices} unusable for N = {problem.seqlen} ({problem.mode})")
+    def for_problem(cls, problem: Problem, radices: tuple[int, ...] | None = None,
+                    kinds_per_pass: int | None = None) -> "Plan":
+        """The table's plan, or `radices` / `kinds_per_pass` (for exploring others), checked
+        against the problem and tl.dot's ≥ 16 rule."""
+        table_radices, table_kp = factorisation(problem) or ((), 1)
+        kinds = 2 if problem.mode == "causal" else 1
+        plan = cls(tuple(radices or table_radices), kinds, kinds_per_pass or min(table_kp, kinds))
+        if (len(plan.radices) not in (2, 3) or math.prod(plan.radices) != problem.seqlen
+                or min(plan.radices) < 16 or plan.kinds_per_pass not in (1, kinds)):
+            raise ValueError(f"plan {plan.radices}, {plan.kinds_per_pass} kinds per pass unusable for "
+                             f"N = {problem.seqlen} ({problem.mode})")
         return plan
 
     @property
@@ -100,20 +115,35 @@ class Plan:
         return self.r1 * self.r2 * self.r3
 
     @property
+    def rows(self) -> int:
+        """ROWS: rows of a pass's spectral tile, KP·R1."""
+        return self.kinds_per_pass * self.r1
+
+    @property
+    def passes(self) -> int:
+        return self.kinds // self.kinds_per_pass
+
+    @property
     def name(self) -> str:
-        return "x".join(map(str, self.radices)) + (" (cyclic+negacyclic)" if self.kinds == 2 else "")
+        base = "x".join(map(str, self.radices))
+        if self.kinds == 1:
+            return base
+        return base + (" (cyclic+negacyclic, one pass)" if self.passes == 1 else " (cyclic+negacyclic, a pass each)")
 
     def _j1(self) -> torch.Tensor:
-        """(KINDS, R1, 1): the stage-1 frequency index j1 = KINDS·k1 + κ of the F-point spectrum."""
-        return (self.kinds * torch.arange(self.r1)[None, :, None] + torch.arange(self.kinds)[:, None, None])
+        """(PASSES, ROWS, 1): the stage-1 frequency index j1 = KINDS·k1 + κ of each tile row."""
+        rho = torch.arange(self.rows)[None, :, None]
+        p = torch.arange(self.passes)[:, None, None]
+        return self.kinds * (rho // self.kinds_per_pass) + p * self.kinds_per_pass + rho % self.kinds_per_pass
 
     def stage1_matrices(self, dtype: torch.dtype) -> torch.Tensor:
-        """(KINDS, 2, 2, R1, R1): per kind the forward matrix W_{KINDS·R1}^{n1·j1}/√R1 as [k1, n1]
-        and the inverse, its conjugate transpose, as [n1, k1]; each as re, im planes."""
+        """(PASSES, 2, 2, ROWS·R1): per pass the forward matrix W_{KINDS·R1}^{n1·j1}/√R1 as
+        [ρ, n1] (ROWS, R1) and the inverse, its conjugate transpose, as [n1, ρ] (R1, ROWS), each
+        as re, im planes flattened row-major."""
         n1 = torch.arange(self.r1)[None, None, :]
         fwd = _w(self._j1() * n1, self.kinds * self.r1) / math.sqrt(self.r1)
         inv = fwd.conj().transpose(-1, -2)
-        return torch.stack([_planes(fwd, dtype), _planes(inv, dtype)], dim=1).contiguous()
+        return torch.stack([_planes(fwd, dtype).flatten(-2), _planes(inv, dtype).flatten(-2)], dim=1).contiguous()
 
     def dft_matrix(self, r: int, dtype: torch.dtype) -> torch.Tensor:
         """(2, r, r): re, im of W_r^{nk}/√r for stages 2 and 3 (symmetric; the inverse is its conjugate)."""
@@ -121,37 +151,37 @@ class Plan:
         return _planes(_w(idx[:, None] * idx[None, :], r) / math.sqrt(r), dtype)
 
     def twiddles(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """fp32 planes: the stage-1 twiddle W_F^{m·j1} = A·B as A (KINDS, 2, R1, R2) [k1, n2] =
-        W_F^{n2·R3·j1} and B (KINDS, 2, R1, R3) [k1, n3] = W_F^{n3·j1}, and the stage-2 twiddle
-        C (KINDS, 2, R3, R2) [n3, k2] = W_L^{n3·k2}, the same for every kind but stored per kind so
-        the kernel's loads stay inside its kind loop (kernel.py says why). Two-stage plans use A
-        only (B, C: 1×1 placeholders)."""
+        """fp32 planes per pass: the stage-1 twiddle W_F^{m·j1} = A·B as A (PASSES, 2, ROWS, R2)
+        [ρ, n2] = W_F^{n2·R3·j1} and B (PASSES, 2, ROWS, R3) [ρ, n3] = W_F^{n3·j1}, and the stage-2
+        twiddle C (PASSES, 2, R3, R2) [n3, k2] = W_L^{n3·k2}, the same for every pass but stored per
+        pass so the kernel's loads stay inside its pass loop (kernel.py says why). Two-stage plans
+        use A only (B, C: 1×1 placeholders)."""
         r2, r3, f = self.r2, self.r3, self.kinds * self.size
         a = _w(self._j1() * torch.arange(r2)[None, None, :] * r3, f)
         if r3 == 1:
             one = torch.ones(1, 1, dtype=torch.complex128)
             return _planes(a, torch.float32), _planes(one, torch.float32), _planes(one, torch.float32)
         b = _w(self._j1() * torch.arange(r3)[None, None, :], f)
-        c = _w(torch.arange(r3)[:, None] * torch.arange(r2)[None, :], r2 * r3).expand(self.kinds, r3, r2)
+        c = _w(torch.arange(r3)[:, None] * torch.arange(r2)[None, :], r2 * r3).expand(self.passes, r3, r2)
         return _planes(a, torch.float32), _planes(b, torch.float32), _planes(c, torch.float32)
 
     def bin_of_tile(self) -> torch.Tensor:
-        """Frequency k (of one kind) at each position of the kernel's spectral tile, flattened
-        row-major: (R1, R2) [k1, k2] for two stages, (R1·R2, R3) [(k1, k2), k3] for three."""
-        k1 = torch.arange(self.r1)[:, None, None]
-        k2 = torch.arange(self.r2)[None, :, None]
-        k3 = torch.arange(self.r3)[None, None, :]
-        return (k1 + self.r1 * k2 + self.r1 * self.r2 * k3).reshape(-1)
+        """(PASSES, ROWS·L): the F-point frequency j = KINDS·k + κ at each position of a pass's
+        spectral tile, flattened row-major: (ROWS, R2) [ρ, k2] for two stages, (ROWS·R2, R3)
+        [(ρ, k2), k3] for three; j = j1(ρ) + KINDS·R1·(k2 + R2·k3)."""
+        k2 = torch.arange(self.r2)[None, None, :, None]
+        k3 = torch.arange(self.r3)[None, None, None, :]
+        j = self._j1()[..., None] + self.kinds * self.r1 * (k2 + self.r2 * k3)
+        return j.reshape(self.passes, -1)
 
     def spectrum(self, problem: Problem, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """(H, KINDS, 2, T) re/im planes of S_κ[k] = K_F[KINDS·k + κ]/KINDS in the tile order. Every
+        """(H, PASSES, 2, ROWS·L) re/im planes of S_κ[k] = K_F[j]/KINDS in the tile order. Every
         program of a channel re-reads it (from L2), so fp16/bf16 problems store it in fp16 (half
         the bytes; |k_f| = O(1) for a normalised filter, rounding adds ~3e-4 relative)."""
         half = kernel_spectrum(problem, k, dtype=torch.complex128)  # (H, F/2+1), sparse bins zeroed
         f = problem.fft_size
         full = torch.cat([half, half[:, 1:f - half.shape[1] + 1].flip(-1).conj()], dim=-1)  # (H, F)
-        j = self.kinds * self.bin_of_tile()[None, :] + torch.arange(self.kinds)[:, None]  # (KINDS, T)
-        tiled = full[:, j.to(full.device)] / self.kinds
+        tiled = full[:, self.bin_of_tile().to(full.device)] / self.kinds
         return torch.stack([tiled.real, tiled.imag], dim=2).to(dtype).contiguous()
 
     def flops_per_row(self) -> float:
