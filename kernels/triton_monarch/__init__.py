@@ -22,19 +22,18 @@ from kernels.triton_monarch.plan import Plan, factorisation
 SEQLENS = (256, 16384)
 _OPERAND_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 # (num_warps, pairs per program, register cap) tried by the autotuner, by the points a program
-# transforms per pair, T·KINDS (the FFT size: causal runs two T-point kinds where v1 ran one
-# 2T-point tile).
-# One program holds a whole T-point complex tile (and, causal, the fp32 output tile across the two
-# kinds), so registers, not shared memory, bound the blocks per SM (v1 ncu, 4K causal, 8 warps: 177
+# transforms per pair, T·KINDS (the FFT size: causal runs two T-point kinds).
+# One program holds a whole pass's complex tile (and, with a pass per kind, the fp32 output tile
+# across passes), so registers, not shared memory, bound the blocks per SM (v1 ncu, 4K causal, 8 warps: 177
 # registers, 1 block, 12.5% occupancy, issue slots 32% busy); a register cap (maxnreg=128) trades a
 # few spills for a second resident block: v1 4K causal 1.47 → 1.15 ms on the H100. 16 warps and
-# maxnreg=168 never won in v1 (NOTES.md); v2 compiles differently (NOTES.md, ptxas sm_90), so 16
-# warps are tried again where they may help: causal 8K at 16 warps takes 128 registers with 56 B
-# of spills (8 warps: 246); causal 16K holds a 16K-point working tile and a 16K-point output tile.
+# maxnreg=168 never won in v1 (NOTES.md); 16 warps are tried at causal 16K, which holds a
+# 16K-point working tile and a 16K-point output tile (a pass per kind), and 2 warps for the
+# smallest tiles, where a pass per kind compiled to the fewest instructions (NOTES.md, v2).
 _CONFIGS = {
-    "small": ((4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
+    "small": ((2, 1, None), (4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
     "medium": ((4, 1, None), (4, 1, 128), (8, 1, None), (8, 1, 128)),
-    "large": ((8, 1, None), (8, 1, 128), (16, 1, None)),
+    "large": ((8, 1, None), (8, 1, 128)),
     "huge": ((8, 1, None), (16, 1, None)),
 }
 

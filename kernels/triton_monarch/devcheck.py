@@ -65,30 +65,30 @@ def check_all(shapes) -> bool:
     return ok
 
 
-# Causal plans chosen from offline compiles (plan.py), timed against the circular table's plan
-VARIANTS = {512: (32, 16), 1024: (32, 32), 8192: (32, 16, 16)}
+# The causal plans were chosen from offline compiles (plan.py, NOTES.md v2); --variants times the
+# other choice of kinds per pass (a pass per kind up to 8K, the smaller tiles of the brief).
 
 
 def time_points(ns: list[int], fixed: bool, variants: bool) -> None:
     timer, opts = GpuTimer(torch.device("cuda")), TimingOptions(min_time_s=0.3, max_time_s=2.0)
-    print(f"{'problem':40s} {'plan':28s} {'median us':>10s} {'p20-p80':>17s} {'of floor':>8s}  config")
+    print(f"{'problem':40s} {'plan':36s} {'median us':>10s} {'p20-p80':>17s} {'of floor':>8s}  config")
     cases = [(n, mode, "fp16", False, None) for n in ns for mode in ("causal", "circular")]
     cases += [(4096, "causal", "bf16", False, None), (4096, "circular", "bf16", False, None),
               (4096, "causal", "fp16", True, None)]
     if variants:
-        cases += [(n, "causal", "fp16", False, radices) for n, radices in VARIANTS.items() if n in ns]
-    for n, mode, dtype, gated, radices in cases:
+        cases += [(n, "causal", "fp16", False, 1) for n in ns if n < 16384]
+    for n, mode, dtype, gated, kinds_per_pass in cases:
         problem = Problem(64, 768, n, dtype, mode, gated=gated)
         if unsupported_reason(problem):
             print(f"{problem.label():40s} unsupported: {unsupported_reason(problem)}")
             continue
         inputs = make_inputs(problem, "cuda", seed=1)
         prepared = triton_monarch(problem, inputs, config=default_config(problem) if fixed else None,
-                                  radices=radices)
+                                  kinds_per_pass=kinds_per_pass)
         prepared.run()
         torch.cuda.synchronize()
         s = timer.time(prepared.run, opts)
-        print(f"{problem.label():40s} {prepared.details['decomposition']:28s} {s.median:10.1f} "
+        print(f"{problem.label():40s} {prepared.details['decomposition']:36s} {s.median:10.1f} "
               f"{s._q(0.2):8.1f}-{s._q(0.8):8.1f} {floor_us(problem, HBM_GBPS) / s.median:8.3f}  "
               f"{prepared.details['config']}", flush=True)
         del inputs, prepared
@@ -101,7 +101,7 @@ def main() -> None:
     ap.add_argument("--time", default=",".join(map(str, seqlens())), help="N to time at 64x768 ('' for none)")
     ap.add_argument("--fixed", action="store_true", help="time the default configs instead of autotuning")
     ap.add_argument("--no-check", action="store_true", help="timing only")
-    ap.add_argument("--variants", action="store_true", help="also time causal 512, 1K, 8K on the circular plans")
+    ap.add_argument("--variants", action="store_true", help="also time causal N < 16K with a pass per kind")
     args = ap.parse_args()
     if not args.no_check:
         ok = check_all([(3, 5)] if args.quick else [(3, 5), (33, 4)])
