@@ -139,7 +139,7 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
                 GATED=problem.gated, PREC="ieee" if op == torch.float32 else "tf32")
     kernel, tuned = _kernels()
     details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
-               "skips_work": "causal: no zero padding (two N-point kinds, not a 2N-point transform); "
+               "skips_work": "causal: the zero padding is never transformed (two N-point kinds); "
                              "partial and frequency-sparse problems multiply by the dense (zeroed) "
                              "spectrum (NOTES.md: v2)"}
 

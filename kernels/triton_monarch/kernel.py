@@ -32,9 +32,9 @@ data is rounded to the operand dtype; twiddles and the spectrum product run in f
 stay in registers; Triton's layout conversions (dot operands, permutes) go through shared memory.
 DFT matrices (scaled 1/√r, so both transforms are unitary) and twiddle tables are precomputed in
 the factory. Supported: power-of-two N = 256 … 16384, both modes.
-Bytes per element: u read once, y written once (4 B fp16;
-gated + v, w: 8 B); spectrum 4 B per bin (fp16) per program from L2. Measured bound of v1 (ncu,
-4K causal): latency — one 8-warp block per SM (registers), issue slots 32% busy; NOTES.md.
+Bytes per element: u read once, y written once (4 B fp16; gated + v, w: 8 B); spectrum 4 B per
+bin (fp16) per program from L2. Measured bound of v1 (ncu, 4K causal): latency — one 8-warp block
+per SM (registers), issue slots 32% busy; NOTES.md.
 """
 import triton
 import triton.language as tl
@@ -74,16 +74,15 @@ def _matrix(ptr, ROWS: tl.constexpr, COLS: tl.constexpr, CONJ: tl.constexpr):
 
 
 @triton.jit
-def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr,
+def _stage1_twiddle(ta_ptr, tb_ptr, ROWS: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr,
                     N3_BEFORE_N2: tl.constexpr):
-    """One pass's W_F^{m·j1} (R1 here: the pass's ROWS): the table A[ρ, n2] (two stages), or the
-    product A[ρ, n2]·B[ρ, n3] of two small tables (three stages) as an (R1, R2·R3) tile, or
-    (R1·R3, R2) [(ρ, n3), n2]."""
-    i1 = tl.arange(0, R1)
+    """One pass's W_F^{m·j1}: the table A[ρ, n2] (two stages), or the product A[ρ, n2]·B[ρ, n3]
+    of two small tables (three stages) as a (ROWS, R2·R3) tile, or (ROWS·R3, R2) [(ρ, n3), n2]."""
+    i1 = tl.arange(0, ROWS)
     i2 = tl.arange(0, R2)
     a = i1[:, None] * R2 + i2[None, :]
     ar = tl.load(ta_ptr + a)
-    ai = tl.load(ta_ptr + R1 * R2 + a)
+    ai = tl.load(ta_ptr + ROWS * R2 + a)
     if R3 == 1:
         tr = ar
         ti = ai
@@ -91,15 +90,15 @@ def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.c
         i3 = tl.arange(0, R3)
         b = i1[:, None] * R3 + i3[None, :]
         br = tl.load(tb_ptr + b)
-        bi = tl.load(tb_ptr + R1 * R3 + b)
+        bi = tl.load(tb_ptr + ROWS * R3 + b)
         if N3_BEFORE_N2:
             tr, ti = _cmul(ar[:, None, :], ai[:, None, :], br[:, :, None], bi[:, :, None])
-            tr = tl.reshape(tr, (R1 * R3, R2))
-            ti = tl.reshape(ti, (R1 * R3, R2))
+            tr = tl.reshape(tr, (ROWS * R3, R2))
+            ti = tl.reshape(ti, (ROWS * R3, R2))
         else:
             tr, ti = _cmul(ar[:, :, None], ai[:, :, None], br[:, None, :], bi[:, None, :])
-            tr = tl.reshape(tr, (R1, R2 * R3))
-            ti = tl.reshape(ti, (R1, R2 * R3))
+            tr = tl.reshape(tr, (ROWS, R2 * R3))
+            ti = tl.reshape(ti, (ROWS, R2 * R3))
     return tr, ti
 
 
