@@ -162,6 +162,16 @@ def test_spectrum_is_the_full_fft_of_k_split_by_kind_in_tile_order(kinds_per_pas
     assert torch.allclose(tiled[:, :, 1].double(), expected.imag, atol=1e-5)
 
 
+@pytest.mark.skipif(not HAS_TRITON or os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"),
+                    reason="needs triton, compiling (not interpreting)")
+def test_offline_compile_reports_sm90_resources():
+    """The tool behind NOTES.md's register tables still compiles the kernel for sm_90 without a GPU."""
+    from kernels.triton_monarch.offline_compile import compile_stats
+
+    stats = compile_stats(Plan.for_problem(Problem(2, 1, 256, "fp16", "causal"), kinds_per_pass=1), 4, None)
+    assert 0 < stats["registers"] <= 255 and stats["sass_instructions"] > 100
+
+
 def test_bf16_is_refused_under_the_interpreter(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     assert "bf16" in unsupported_reason(Problem(2, 2, 1024, "bf16", "causal"))

@@ -90,7 +90,7 @@ class Plan:
         against the problem and tl.dot's ≥ 16 rule."""
         table_radices, table_kp = factorisation(problem) or ((), 1)
         kinds = 2 if problem.mode == "causal" else 1
-        plan = cls(tuple(radices or table_radices), kinds, kinds_per_pass or min(table_kp, kinds))
+        plan = cls(tuple(radices or table_radices), kinds, kinds_per_pass or table_kp)
         if (len(plan.radices) not in (2, 3) or math.prod(plan.radices) != problem.seqlen
                 or min(plan.radices) < 16 or plan.kinds_per_pass not in (1, kinds)):
             raise ValueError(f"plan {plan.radices}, {plan.kinds_per_pass} kinds per pass unusable for "
