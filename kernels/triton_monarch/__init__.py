@@ -21,20 +21,27 @@ from kernels.triton_monarch.plan import Plan, factorisation
 
 SEQLENS = (256, 16384)
 _OPERAND_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-# (num_warps, pairs per program, register cap) tried by the autotuner, by FFT size. One program
-# holds the whole F-point complex tile, so registers, not shared memory, bound the blocks per SM
-# (ncu, 4K causal, 8 warps: 177 registers, 1 block, 12.5% occupancy, issue slots 32% busy); a
-# register cap (maxnreg=128) trades a few spills for a second resident block: 4K causal 1.47 →
-# 1.15 ms on the H100. 16 warps and maxnreg=168 never won there (NOTES.md) and are not tried.
+# (num_warps, pairs per program, register cap) tried by the autotuner, by the points a program
+# transforms per pair, T·KINDS (the FFT size: causal runs two T-point kinds).
+# One program holds a whole pass's complex tile (and, with a pass per kind, the fp32 output tile
+# across passes), so registers, not shared memory, bound the blocks per SM (v1 ncu, 4K causal, 8 warps: 177
+# registers, 1 block, 12.5% occupancy, issue slots 32% busy); a register cap (maxnreg=128) trades a
+# few spills for a second resident block: v1 4K causal 1.47 → 1.15 ms on the H100. 16 warps and
+# maxnreg=168 never won in v1 (NOTES.md); 16 warps are tried at causal 16K, which holds a
+# 16K-point working tile and a 16K-point output tile (a pass per kind), and 2 warps for the
+# smallest tiles, where a pass per kind compiled to the fewest instructions (NOTES.md, v2).
 _CONFIGS = {
-    "small": ((4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
+    "small": ((2, 1, None), (4, 1, None), (4, 2, None), (4, 1, 128), (8, 1, None)),
     "medium": ((4, 1, None), (4, 1, 128), (8, 1, None), (8, 1, 128)),
     "large": ((8, 1, None), (8, 1, 128)),
+    "huge": ((8, 1, None), (16, 1, None)),
 }
 
 
-def _config_set(size: int) -> str:
-    return "small" if size <= 2048 else "medium" if size <= 4096 else "large"
+def _config_set(points: int) -> str:
+    if points <= 4096:
+        return "small" if points <= 2048 else "medium"
+    return "large" if points <= 16384 else "huge"
 
 
 def interpreted() -> bool:
@@ -56,8 +63,8 @@ def unavailable_reason() -> str | None:
 
 def unsupported_reason(problem: Problem) -> str | None:
     if factorisation(problem) is None:
-        return (f"FFT size {problem.fft_size} ({problem.mode}) has no single-program factorisation "
-                "(causal N 256..8K, circular N 256..16K)")
+        return (f"N = {problem.seqlen} has no single-program factorisation (N 256..16K, both modes; "
+                "a 32K-point tile is 256 KB in fp32, the whole register file of an SM)")
     if problem.dtype == "bf16" and interpreted():
         return "the Triton interpreter's tl.dot mishandles bf16 on CPU; bf16 runs compiled on a GPU only"
     return None
@@ -65,25 +72,27 @@ def unsupported_reason(problem: Problem) -> str | None:
 
 def executed_flops(problem: Problem) -> float:
     """Tensor-core FLOPs of the plan (Plan.flops_per_row) plus the fp32 elementwise work per
-    complex point per two rows: 6 per twiddle (stage-1 twiddle twice, the 3-stage product and
-    stage-2 twiddle twice more), 6 for the spectrum product, and the gating products."""
+    complex point, kind and two rows: 6 per twiddle (stage-1 twiddle twice, the 3-stage product
+    and stage-2 twiddle twice more), 6 for the spectrum product, and the gating products."""
     plan = Plan.for_problem(problem)
-    elementwise = 6 * (2 + (4 if plan.r3 > 1 else 0) + 1) * plan.size / 2
+    elementwise = 6 * (2 + (4 if plan.r3 > 1 else 0) + 1) * plan.size * plan.kinds / 2
     gating = 2 * problem.seqlen if problem.gated else 0
     return problem.rows * (plan.flops_per_row() + elementwise + gating)
 
 
 def _prune(configs, named_args, **kwargs):
     meta = {**named_args, **kwargs}  # constexprs arrive as keyword arguments
-    wanted = _CONFIGS[_config_set(meta["R1"] * meta["R2"] * meta["R3"])]
+    wanted = _CONFIGS[_config_set(meta["R1"] * meta["R2"] * meta["R3"] * meta["KINDS"])]
     return [c for c in configs if (c.num_warps, c.kwargs["PAIRS"], c.maxnreg) in wanted]
 
 
 def default_config(problem: Problem) -> tuple[int, int, int | None]:
     """(num_warps, pairs per program, register cap) used without autotuning (interpreter, checks):
-    4 warps while the complex tile has at most 4K points, else 8."""
+    4 warps while a pair's transforms have at most 4K points in all (T·KINDS, the FFT size), else
+    8, and 16 at causal 16K (the output tile lives beside the working tile: 8 warps would need
+    256 registers for the two)."""
     points = problem.fft_size
-    return (4, 1, None) if points <= 4096 else (8, 1, None)
+    return (4, 1, None) if points <= 4096 else (8, 1, None) if points <= 16384 else (16, 1, None)
 
 
 @functools.cache
@@ -95,7 +104,7 @@ def _kernels():
 
     every = sorted({c for cs in _CONFIGS.values() for c in cs}, key=str)
     configs = [triton.Config({"PAIRS": p}, num_warps=w, num_stages=1, maxnreg=r) for w, p, r in every]
-    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "RIN", "GATED", "PREC", "n_pairs"],
+    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "KINDS", "KP", "GATED", "PREC", "n_pairs"],
                             prune_configs_by={"early_config_prune": _prune})(monarch_conv_kernel)
     return monarch_conv_kernel, tuned
 
@@ -106,15 +115,15 @@ def _kernels():
     supports=unsupported_reason, flops=executed_flops,
 )
 def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int | None] | None = None,
-                   radices: tuple[int, ...] | None = None) -> Prepared:
+                   radices: tuple[int, ...] | None = None, kinds_per_pass: int | None = None) -> Prepared:
     """Monarch FFT convolution in Triton (tl.dot stages, fused, autotuned).
 
     config=(num_warps, pairs per program, register cap or None) skips autotuning (always skipped
-    under the interpreter); radices overrides the plan's factorisation (for exploring others)."""
-    plan = Plan.for_problem(problem, radices)
+    under the interpreter); radices and kinds_per_pass override the plan's (for exploring others)."""
+    plan = Plan.for_problem(problem, radices, kinds_per_pass)
     device = inputs.u.device
     op = _OPERAND_DTYPES[problem.dtype]
-    mats = [plan.dft_matrix(r, op).to(device) for r in plan.radices]
+    mats = [plan.stage1_matrices(op).to(device)] + [plan.dft_matrix(r, op).to(device) for r in plan.radices[1:]]
     if len(mats) == 2:
         mats.append(mats[1])  # unused third-stage placeholder
     ta, tb, tc = (t.to(device) for t in plan.twiddles())
@@ -126,12 +135,13 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
     n_pairs = math.ceil(problem.batch / 2)
     args = (u, v, w, out, *mats, ta, tb, tc, spec, problem.batch, problem.channels, problem.seqlen, n_pairs)
     # input_precision matters only for fp32 operands (exact "ieee", not TF32); fp16/bf16 ignore it
-    meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, RIN=plan.rows_in, GATED=problem.gated,
-                PREC="ieee" if op == torch.float32 else "tf32")
+    meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
+                GATED=problem.gated, PREC="ieee" if op == torch.float32 else "tf32")
     kernel, tuned = _kernels()
     details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
-               "skips_work": "causal zero half only (first forward, last inverse stage); partial and "
-                             "frequency-sparse problems multiply by the dense (zeroed) spectrum"}
+               "skips_work": "causal: the zero padding is never transformed (two N-point kinds); "
+                             "partial and frequency-sparse problems multiply by the dense (zeroed) "
+                             "spectrum (NOTES.md: v2)"}
 
     if config is not None or interpreted():  # a fixed configuration, no autotuning
         warps, pairs, maxnreg = config or default_config(problem)

@@ -2,38 +2,50 @@
 
 Operation: y = irfft(rfft(u)·k_f, F)[:N] per row, F = N (circular) or 2N (causal); gated:
 y = v ⊙ conv(u ⊙ w, k). Rows b and b+1 of one channel form z = x_b + i·x_{b+1} (plan.py says why).
-Factorisation (plan.py): F = R1·R2 or R1·R2·R3, the sequence held as an (R1, R2·R3) tile
-(row-major, so a row of the tile is R2·R3 contiguous samples: coalesced loads and stores).
-  forward  stage 1: F1 @ X          tl.dot, DFT matrix on the left (causal: only the R1/2 non-zero
-                                    input rows are read and contracted: (R1, R1/2) @ (R1/2, R2·R3))
-           twiddle W_F^{k1(n2R3+n3)} fp32 registers (3-stage: product of two small tables, L1)
-           stage 2: contract n2     tl.dot on the right; 3-stage: (R1,R2,R3) → permute → (R1·R3, R2)
-           twiddle W_{R2R3}^{n3k2}  (3-stage only)
-           stage 3: contract n3     tl.dot on the right on (R1·R2, R3)
-  pointwise  · K (spectrum precomputed in the spectral tile order [(k1, k2), k3]; fp16 planes for
+Every transform has T = N points. Circular is one kind; causal is the sum of two kinds, a cyclic
+(κ = 0) and a negacyclic (κ = 1) T-point convolution, which differ only in their tables (stage-1
+matrix, stage-1 twiddle, spectrum) — plan.py derives it. Factorisation (plan.py): T = R1·R2 or
+R1·R2·R3, the sequence held as an (R1, L = R2·R3) tile (row-major, so a row of the tile is L
+contiguous samples: coalesced loads and stores). The kinds run in PASSES passes of KP kinds; a
+pass's spectral tile has ROWS = KP·R1 rows, one per (k1, κ) (plan.py: both kinds stacked in one
+pass up to 8K, one pass per kind at causal 16K). For each pass (a loop):
+  forward  stage 1: F1 @ X            tl.dot, (ROWS, R1) @ (R1, L), the DFT matrix on the left
+           twiddle W_F^{m·j1}         fp32 registers (3-stage: product of two small tables, L1)
+           stage 2: contract n2       tl.dot on the right; 3-stage: (ROWS,R2,R3) → permute → (ROWS·R3, R2)
+           twiddle W_L^{n3k2}         (3-stage only)
+           stage 3: contract n3       tl.dot on the right on (ROWS·R2, R3)
+  pointwise  · S (precomputed in the spectral tile order [(ρ, k2), k3]; fp16 planes for
              fp16/bf16 problems, fp32 for fp32; re-read from L2 by every program of a channel)
-  inverse    the conjugate stages in reverse order; causal: the last stage produces only the first
-             N outputs ((R1/2, R1) rows of conj(F1)).
+  inverse    the conjugate stages in reverse order; the last, G1 @ D, (R1, ROWS) @ (ROWS, L),
+             sums the pass's kinds and accumulates into one fp32 output tile, so the kinds are
+             summed in fp32 before the single store.
+The pass loop stays a loop (not tl.static_range): unrolled, the compilers interleave the two
+independent kinds and hold both in registers (ptxas sm_90, 4K causal a pass per kind, 8 warps:
+194 registers against 163). Its loads stay inside it — the stage-2 twiddle table is stored once
+per pass for that, since Triton hoists a loop-invariant load and would hold the broadcast table
+in registers across both passes (191 registers) — except the input tile and the stage-2/3 DFT
+matrices, which Triton hoists into shared memory (dot operands), read by each pass from there.
+The fp32 output tile is the only register value that lives across passes.
 Complex values are separate real/imag tiles; a complex dot is 4 real tl.dot (fp16/bf16 operands,
 fp32 accumulation; fp32 problems use fp32 operands with input_precision="ieee"). Between stages the
 data is rounded to the operand dtype; twiddles and the spectrum product run in fp32. Intermediates
 stay in registers; Triton's layout conversions (dot operands, permutes) go through shared memory.
 DFT matrices (scaled 1/√r, so both transforms are unitary) and twiddle tables are precomputed in
-the factory. Supported: power-of-two F = 512 … 16384 causal (N 256 … 8K), 256 … 16384 circular.
-Bytes per element: u read once, y written once (4 B fp16; gated + v, w: 8 B); spectrum 4 B per bin
-(fp16) per program from L2. Measured bound (ncu, 4K causal): latency — one 8-warp block per SM
-(registers), issue slots 32% busy, DRAM 16%; NOTES.md has the numbers.
+the factory. Supported: power-of-two N = 256 … 16384, both modes.
+Bytes per element: u read once, y written once (4 B fp16; gated + v, w: 8 B); spectrum 4 B per
+bin (fp16) per program from L2. Measured bound of v1 (ncu, 4K causal): latency — one 8-warp block
+per SM (registers), issue slots 32% busy; NOTES.md.
 """
 import triton
 import triton.language as tl
 
 
 @triton.jit
-def _cdot(ar, ai, br, bi, PREC: tl.constexpr):
-    """(ar + i·ai) @ (br + i·bi), fp32 accumulation: a DFT matrix on either side of the data."""
-    re = tl.dot(ar, br, input_precision=PREC)
+def _cdot(ar, ai, br, bi, PREC: tl.constexpr, accr=None, acci=None):
+    """(ar + i·ai) @ (br + i·bi) [+ acc], fp32 accumulation: a DFT matrix on either side of the data."""
+    re = tl.dot(ar, br, accr, input_precision=PREC)
     re = tl.dot(-ai, bi, re, input_precision=PREC)
-    im = tl.dot(ar, bi, input_precision=PREC)
+    im = tl.dot(ar, bi, acci, input_precision=PREC)
     im = tl.dot(ai, br, im, input_precision=PREC)
     return re, im
 
@@ -50,27 +62,27 @@ def _cmul_conj(ar, ai, br, bi):
 
 
 @triton.jit
-def _dft(ptr, R: tl.constexpr, ROWS: tl.constexpr, COLS: tl.constexpr, INVERSE: tl.constexpr):
-    """The (ROWS, COLS) corner of the symmetric (2, R, R) DFT matrix W_R^{jk}/√R as (re, im);
-    INVERSE gives its conjugate. Loaded at each use (L1) rather than held in registers."""
-    offs = tl.arange(0, ROWS)[:, None] * R + tl.arange(0, COLS)[None, :]
+def _matrix(ptr, ROWS: tl.constexpr, COLS: tl.constexpr, CONJ: tl.constexpr):
+    """A (2, ROWS, COLS) complex matrix (re, im planes, row-major); CONJ conjugates it.
+    Loaded at each use (L1) rather than held in registers."""
+    offs = tl.arange(0, ROWS)[:, None] * COLS + tl.arange(0, COLS)[None, :]
     re = tl.load(ptr + offs)
-    im = tl.load(ptr + R * R + offs)
-    if INVERSE:
+    im = tl.load(ptr + ROWS * COLS + offs)
+    if CONJ:
         im = -im
     return re, im
 
 
 @triton.jit
-def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr,
+def _stage1_twiddle(ta_ptr, tb_ptr, ROWS: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr,
                     N3_BEFORE_N2: tl.constexpr):
-    """W_F^{k1·(n2·R3+n3)}: the table A[k1, n2] (two stages), or the product A[k1, n2]·B[k1, n3]
-    of two small tables (three stages) as an (R1, R2·R3) tile, or (R1·R3, R2) [(k1, n3), n2]."""
-    i1 = tl.arange(0, R1)
+    """One pass's W_F^{m·j1}: the table A[ρ, n2] (two stages), or the product A[ρ, n2]·B[ρ, n3]
+    of two small tables (three stages) as a (ROWS, R2·R3) tile, or (ROWS·R3, R2) [(ρ, n3), n2]."""
+    i1 = tl.arange(0, ROWS)
     i2 = tl.arange(0, R2)
     a = i1[:, None] * R2 + i2[None, :]
     ar = tl.load(ta_ptr + a)
-    ai = tl.load(ta_ptr + R1 * R2 + a)
+    ai = tl.load(ta_ptr + ROWS * R2 + a)
     if R3 == 1:
         tr = ar
         ti = ai
@@ -78,30 +90,33 @@ def _stage1_twiddle(ta_ptr, tb_ptr, R1: tl.constexpr, R2: tl.constexpr, R3: tl.c
         i3 = tl.arange(0, R3)
         b = i1[:, None] * R3 + i3[None, :]
         br = tl.load(tb_ptr + b)
-        bi = tl.load(tb_ptr + R1 * R3 + b)
+        bi = tl.load(tb_ptr + ROWS * R3 + b)
         if N3_BEFORE_N2:
             tr, ti = _cmul(ar[:, None, :], ai[:, None, :], br[:, :, None], bi[:, :, None])
-            tr = tl.reshape(tr, (R1 * R3, R2))
-            ti = tl.reshape(ti, (R1 * R3, R2))
+            tr = tl.reshape(tr, (ROWS * R3, R2))
+            ti = tl.reshape(ti, (ROWS * R3, R2))
         else:
             tr, ti = _cmul(ar[:, :, None], ai[:, :, None], br[:, None, :], bi[:, None, :])
-            tr = tl.reshape(tr, (R1, R2 * R3))
-            ti = tl.reshape(ti, (R1, R2 * R3))
+            tr = tl.reshape(tr, (ROWS, R2 * R3))
+            ti = tl.reshape(ti, (ROWS, R2 * R3))
     return tr, ti
 
 
 @triton.jit
 def monarch_conv_kernel(
     u_ptr, v_ptr, w_ptr, y_ptr,
-    m1_ptr, m2_ptr, m3_ptr,          # (2, r, r) DFT matrices (re, im) in the operand dtype
-    ta_ptr, tb_ptr, tc_ptr,          # fp32 twiddle planes (plan.Plan.twiddles)
-    spec_ptr,                        # (H, 2, F) spectrum (fp16; fp32 for fp32) in spectral-tile order
+    m1_ptr,                          # per pass: stage-1 matrices fwd (2, ROWS, R1), inv (2, R1, ROWS)
+    m2_ptr, m3_ptr,                  # (2, r, r) DFT matrices of stages 2, 3 (re, im) in the operand dtype
+    ta_ptr, tb_ptr, tc_ptr,          # fp32 twiddle planes per pass (plan.Plan.twiddles)
+    spec_ptr,                        # (H, PASSES, 2, ROWS·L) spectrum (fp16; fp32 for fp32), tile order
     B, H, N, n_pairs,
-    R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr, RIN: tl.constexpr,
+    R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr, KINDS: tl.constexpr, KP: tl.constexpr,
     GATED: tl.constexpr, PREC: tl.constexpr, PAIRS: tl.constexpr,
 ):
     L: tl.constexpr = R2 * R3
-    F: tl.constexpr = R1 * L
+    T: tl.constexpr = R1 * L
+    ROWS: tl.constexpr = KP * R1     # rows of a pass's spectral tile
+    PASSES: tl.constexpr = KINDS // KP
     op = m1_ptr.dtype.element_ty
     out = y_ptr.dtype.element_ty
 
@@ -110,78 +125,87 @@ def monarch_conv_kernel(
     h = pid // progs_per_channel  # channel-major: consecutive programs share one spectrum in L2
     first_pair = (pid % progs_per_channel) * PAIRS
 
-    iin = tl.arange(0, RIN)
     if R3 == 1:
-        spec_offs = tl.arange(0, R1)[:, None] * R2 + tl.arange(0, R2)[None, :]
+        spec_offs = tl.arange(0, ROWS)[:, None] * R2 + tl.arange(0, R2)[None, :]
     else:
-        spec_offs = tl.arange(0, R1 * R2)[:, None] * R3 + tl.arange(0, R3)[None, :]
-    io_offs = iin[:, None] * L + tl.arange(0, L)[None, :]  # (RIN, L): sequence position n1·L + n2·R3 + n3
-    spec_base = spec_ptr + h.to(tl.int64) * (2 * F)
+        spec_offs = tl.arange(0, ROWS * R2)[:, None] * R3 + tl.arange(0, R3)[None, :]
+    io_offs = tl.arange(0, R1)[:, None] * L + tl.arange(0, L)[None, :]  # (R1, L): n = n1·L + n2·R3 + n3
+    spec_channel = spec_ptr + h.to(tl.int64) * (KINDS * 2 * T)
     for g in range(PAIRS):
         pair = first_pair + g
         b0 = 2 * pair
-        lane = tl.zeros((RIN, L), dtype=tl.int32)  # masks as tiles (a scalar mask is not portable)
+        lane = tl.zeros((R1, L), dtype=tl.int32)  # masks as tiles (a scalar mask is not portable)
         ok0 = (lane + pair) < n_pairs
         ok1 = (lane + b0 + 1) < B
         row0 = (b0.to(tl.int64) * H + h) * N
         row1 = row0 + H * N
-        xr = tl.load(u_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
-        xi = tl.load(u_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
-        if GATED:
-            xr = xr * tl.load(w_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
-            xi = xi * tl.load(w_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
-        # forward stage 1 (R1, RIN) @ (RIN, L), then the stage-1 twiddle
-        f1r, f1i = _dft(m1_ptr, R1, R1, RIN, False)                          # [k1, n1 < RIN]
-        ar, ai = _cdot(f1r, f1i, xr.to(op), xi.to(op), PREC)
-        t1r, t1i = _stage1_twiddle(ta_ptr, tb_ptr, R1, R2, R3, False)
-        ar, ai = _cmul(ar, ai, t1r, t1i)
-        if R3 == 1:
-            f2r, f2i = _dft(m2_ptr, R2, R2, R2, False)
-            cr, ci = _cdot(ar.to(op), ai.to(op), f2r, f2i, PREC)
-        else:
-            # stage 2: contract n2 on (R1·R3, R2) [(k1, n3), n2]
-            br = tl.reshape(tl.permute(tl.reshape(ar.to(op), (R1, R2, R3)), (0, 2, 1)), (R1 * R3, R2))
-            bi = tl.reshape(tl.permute(tl.reshape(ai.to(op), (R1, R2, R3)), (0, 2, 1)), (R1 * R3, R2))
-            f2r, f2i = _dft(m2_ptr, R2, R2, R2, False)
-            br, bi = _cdot(br, bi, f2r, f2i, PREC)
-            t2 = tl.arange(0, R3)[:, None] * R2 + tl.arange(0, R2)[None, :]      # [n3, k2]
-            t2r = tl.load(tc_ptr + t2)[None, :, :]
-            t2i = tl.load(tc_ptr + R3 * R2 + t2)[None, :, :]
-            br, bi = _cmul(tl.reshape(br, (R1, R3, R2)), tl.reshape(bi, (R1, R3, R2)), t2r, t2i)
-            # stage 3: contract n3 on (R1·R2, R3) [(k1, k2), n3]
-            cr = tl.reshape(tl.permute(br.to(op), (0, 2, 1)), (R1 * R2, R3))
-            ci = tl.reshape(tl.permute(bi.to(op), (0, 2, 1)), (R1 * R2, R3))
-            f3r, f3i = _dft(m3_ptr, R3, R3, R3, False)
-            cr, ci = _cdot(cr, ci, f3r, f3i, PREC)
-        # pointwise product with the kernel spectrum
-        kr = tl.load(spec_base + spec_offs).to(tl.float32)
-        ki = tl.load(spec_base + F + spec_offs).to(tl.float32)
-        cr, ci = _cmul(cr, ci, kr, ki)
-        # inverse: conjugate stages in reverse order
-        if R3 == 1:
-            g2r, g2i = _dft(m2_ptr, R2, R2, R2, True)
-            dr, di = _cdot(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [k1, n2]
-            t1r, t1i = _stage1_twiddle(ta_ptr, tb_ptr, R1, R2, R3, False)  # reloaded (L1), not kept live
-            dr, di = _cmul_conj(dr, di, t1r, t1i)
-            dr = dr.to(op)
-            di = di.to(op)
-        else:
-            g3r, g3i = _dft(m3_ptr, R3, R3, R3, True)
-            dr, di = _cdot(cr.to(op), ci.to(op), g3r, g3i, PREC)           # [(k1, k2), n3]
-            s2 = tl.arange(0, R2)[:, None] + tl.arange(0, R3)[None, :] * R2      # [k2, n3]
-            s2r = tl.load(tc_ptr + s2)[None, :, :]
-            s2i = tl.load(tc_ptr + R3 * R2 + s2)[None, :, :]
-            dr, di = _cmul_conj(tl.reshape(dr, (R1, R2, R3)), tl.reshape(di, (R1, R2, R3)), s2r, s2i)
-            er = tl.reshape(tl.permute(dr.to(op), (0, 2, 1)), (R1 * R3, R2))
-            ei = tl.reshape(tl.permute(di.to(op), (0, 2, 1)), (R1 * R3, R2))
-            g2r, g2i = _dft(m2_ptr, R2, R2, R2, True)
-            er, ei = _cdot(er, ei, g2r, g2i, PREC)                         # [(k1, n3), n2]
-            t1r, t1i = _stage1_twiddle(ta_ptr, tb_ptr, R1, R2, R3, True)
-            er, ei = _cmul_conj(er, ei, t1r, t1i)
-            dr = tl.reshape(tl.permute(tl.reshape(er.to(op), (R1, R3, R2)), (0, 2, 1)), (R1, L))
-            di = tl.reshape(tl.permute(tl.reshape(ei.to(op), (R1, R3, R2)), (0, 2, 1)), (R1, L))
-        g1r, g1i = _dft(m1_ptr, R1, RIN, R1, True)                          # [n1 < RIN, k1]
-        yr, yi = _cdot(g1r, g1i, dr, di, PREC)
+        yr = tl.zeros((R1, L), dtype=tl.float32)  # the output tile: every pass accumulates here
+        yi = tl.zeros((R1, L), dtype=tl.float32)
+        for p in range(PASSES):
+            m1 = m1_ptr + p * (4 * ROWS * R1)          # this pass's tables
+            ta = ta_ptr + p * (2 * ROWS * R2)
+            tb = tb_ptr + p * (2 * ROWS * R3)
+            tc = tc_ptr + p * (2 * R3 * R2)
+            spec = spec_channel + p * (2 * ROWS * L)
+            # the input tile (loop-invariant: Triton loads it once, into shared memory)
+            xr = tl.load(u_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
+            xi = tl.load(u_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
+            if GATED:
+                xr = xr * tl.load(w_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
+                xi = xi * tl.load(w_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
+            # forward stage 1 (ROWS, R1) @ (R1, L), then the stage-1 twiddle
+            f1r, f1i = _matrix(m1, ROWS, R1, False)                              # [ρ, n1]
+            ar, ai = _cdot(f1r, f1i, xr.to(op), xi.to(op), PREC)
+            t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, False)
+            ar, ai = _cmul(ar, ai, t1r, t1i)
+            if R3 == 1:
+                f2r, f2i = _matrix(m2_ptr, R2, R2, False)
+                cr, ci = _cdot(ar.to(op), ai.to(op), f2r, f2i, PREC)
+            else:
+                # stage 2: contract n2 on (ROWS·R3, R2) [(ρ, n3), n2]
+                br = tl.reshape(tl.permute(tl.reshape(ar.to(op), (ROWS, R2, R3)), (0, 2, 1)), (ROWS * R3, R2))
+                bi = tl.reshape(tl.permute(tl.reshape(ai.to(op), (ROWS, R2, R3)), (0, 2, 1)), (ROWS * R3, R2))
+                f2r, f2i = _matrix(m2_ptr, R2, R2, False)
+                br, bi = _cdot(br, bi, f2r, f2i, PREC)
+                t2 = tl.arange(0, R3)[:, None] * R2 + tl.arange(0, R2)[None, :]      # [n3, k2]
+                t2r = tl.load(tc + t2)[None, :, :]
+                t2i = tl.load(tc + R3 * R2 + t2)[None, :, :]
+                br, bi = _cmul(tl.reshape(br, (ROWS, R3, R2)), tl.reshape(bi, (ROWS, R3, R2)), t2r, t2i)
+                # stage 3: contract n3 on (ROWS·R2, R3) [(ρ, k2), n3]
+                cr = tl.reshape(tl.permute(br.to(op), (0, 2, 1)), (ROWS * R2, R3))
+                ci = tl.reshape(tl.permute(bi.to(op), (0, 2, 1)), (ROWS * R2, R3))
+                f3r, f3i = _matrix(m3_ptr, R3, R3, False)
+                cr, ci = _cdot(cr, ci, f3r, f3i, PREC)
+            # pointwise product with this pass's spectrum
+            kr = tl.load(spec + spec_offs).to(tl.float32)
+            ki = tl.load(spec + ROWS * L + spec_offs).to(tl.float32)
+            cr, ci = _cmul(cr, ci, kr, ki)
+            # inverse: conjugate stages in reverse order, down to the stage-1 input D [ρ, m]
+            if R3 == 1:
+                g2r, g2i = _matrix(m2_ptr, R2, R2, True)
+                dr, di = _cdot(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [ρ, n2]
+                t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, False)        # reloaded (L1), not kept live
+                dr, di = _cmul_conj(dr, di, t1r, t1i)
+                dr = dr.to(op)
+                di = di.to(op)
+            else:
+                g3r, g3i = _matrix(m3_ptr, R3, R3, True)
+                dr, di = _cdot(cr.to(op), ci.to(op), g3r, g3i, PREC)           # [(ρ, k2), n3]
+                s2 = tl.arange(0, R2)[:, None] + tl.arange(0, R3)[None, :] * R2      # [k2, n3]
+                s2r = tl.load(tc + s2)[None, :, :]
+                s2i = tl.load(tc + R3 * R2 + s2)[None, :, :]
+                dr, di = _cmul_conj(tl.reshape(dr, (ROWS, R2, R3)), tl.reshape(di, (ROWS, R2, R3)), s2r, s2i)
+                er = tl.reshape(tl.permute(dr.to(op), (0, 2, 1)), (ROWS * R3, R2))
+                ei = tl.reshape(tl.permute(di.to(op), (0, 2, 1)), (ROWS * R3, R2))
+                g2r, g2i = _matrix(m2_ptr, R2, R2, True)
+                er, ei = _cdot(er, ei, g2r, g2i, PREC)                         # [(ρ, n3), n2]
+                t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, True)
+                er, ei = _cmul_conj(er, ei, t1r, t1i)
+                dr = tl.reshape(tl.permute(tl.reshape(er.to(op), (ROWS, R3, R2)), (0, 2, 1)), (ROWS, L))
+                di = tl.reshape(tl.permute(tl.reshape(ei.to(op), (ROWS, R3, R2)), (0, 2, 1)), (ROWS, L))
+            # last inverse stage G1 @ D (R1, ROWS) @ (ROWS, L): sums the kinds in fp32
+            g1r, g1i = _matrix(m1 + 2 * ROWS * R1, R1, ROWS, False)              # [n1, ρ]
+            yr, yi = _cdot(g1r, g1i, dr, di, PREC, yr, yi)
         if GATED:
             yr = yr * tl.load(v_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
             yi = yi * tl.load(v_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)

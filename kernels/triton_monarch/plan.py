@@ -1,18 +1,38 @@
-"""The Monarch plan of the Triton kernel: factorisation, DFT matrices, twiddles, spectrum layout.
+"""The Monarch plan of the Triton kernel: transforms of N points, factorisation, DFT matrices,
+twiddles, spectrum layout.
 
 Two real rows with the same channel (batch b and b+1) travel as one complex sequence
 z = x_b + i·x_{b+1}: the filter spectrum is Hermitian, so irfft-free linearity gives
-IDFT(K·DFT(z)) = conv(x_b, k) + i·conv(x_{b+1}, k) exactly — the F-point complex transform serves two
-rows (the cost of an F/2-point transform per row, like folding) without the bin-pair untangling
-(a reversal k → F−k that Triton cannot do cheaply in registers).
+IDFT(K·DFT(z)) = conv(x_b, k) + i·conv(x_{b+1}, k) exactly — the N-point complex transform serves
+two rows (the cost of an N/2-point transform per row, like folding) without the bin-pair
+untangling (a reversal k → N−k that Triton cannot do cheaply in registers).
 
-Factorisation F = R1·R2 (two stages) or R1·R2·R3 (three stages), with
-  n = n1·(R2·R3) + n2·R3 + n3,   k = k1 + R1·k2 + R1·R2·k3,
-  W_F^{nk} = W_R1^{n1k1} · W_F^{k1(n2·R3+n3)} · W_R2^{n2k2} · W_{R2R3}^{n3k2} · W_R3^{n3k3}.
+Every transform has T = N points, in both modes ("kinds" κ < KINDS):
+  circular (KINDS = 1): y = IFFT_T(FFT_T(z) · K_T).
+  causal   (KINDS = 2): the first N outputs of the 2N-point (zero-padded) convolution are the sum
+           of a cyclic (κ = 0) and a negacyclic (κ = 1) T-point convolution, each with its half of
+           the 2N-point spectrum (the even or the odd bins):
+             y = Σ_κ W_2T^{-nκ} · IFFT_T(FFT_T(z·W_2T^{nκ}) · K_2N[2k+κ]/2).
+Both modes are one formula with F = KINDS·T (the FFT size of the problem) and j = KINDS·k + κ:
+  X_κ[k] = Σ_n z[n]·W_F^{n·j},  y[n] = (1/T)·Σ_κ Σ_k W_F^{-n·j}·X_κ[k]·S_κ[k],  S_κ[k] = K_F[j]/KINDS.
+
+Factorisation T = R1·R2 (two stages) or R1·R2·R3 (three stages), L = R2·R3, with
+  n = n1·L + m, m = n2·R3 + n3,   k = k1 + R1·k2 + R1·R2·k3,   j1 = KINDS·k1 + κ,
+  W_F^{n·j} = W_{KINDS·R1}^{n1·j1} · W_F^{m·j1} · W_R2^{n2k2} · W_L^{n3k2} · W_R3^{n3k3}
+              stage-1 matrix      stage-1 twiddle   stage 2    stage-2 tw.   stage 3
+so the negacyclic pre-twiddle W_F^{n·κ} lives in the stage-1 matrix's rows and the stage-1
+twiddle table, its post-twiddle in their conjugates (the last inverse stage): a kind costs one
+set of tables, no extra instructions. Stages 2 and 3 are the same for both kinds.
+Passes: a program runs the kinds in KINDS/KP passes of KP kinds each. A pass's spectral tile has
+ROWS = KP·R1 rows ρ, one per (k1, κ) of its kinds: j1 = KINDS·(ρ div KP) + pass·KP + ρ mod KP.
+KP = 1 (a loop over the kinds, T-point tiles) is what lets causal 16K run; KP = KINDS stacks both
+kinds into one (2·R1, L) tile — the stage-1 matrix is then the left half of the 2R1-point DFT
+matrix, i.e. exactly v1's 2N-point plan with first radix 2·R1 — and executes fewer instructions
+per point where it fits (NOTES.md, v2). The last inverse stage, (R1, ROWS) @ (ROWS, L), sums
+the kinds of a pass inside its fp32 accumulator, and the passes accumulate into the same tile.
 Every DFT matrix is scaled by 1/√r, so the forward and inverse are unitary and together give
-exactly ifft(K·fft(z)); values stay O(1) through every fp16 rounding. tl.dot needs every dimension
-≥ 16, and the causal first stage contracts only the R1/2 non-zero input rows, so R2, R3 ≥ 16 and
-R1 ≥ 32 (causal) or ≥ 16 (circular).
+exactly (1/T)·Σ… above; values stay O(1) through every fp16 rounding. tl.dot needs every
+dimension ≥ 16, so R1, R2, R3 ≥ 16.
 """
 from __future__ import annotations
 
@@ -24,21 +44,26 @@ import torch
 from fftbench.inputs import kernel_spectrum
 from fftbench.problem import Problem
 
-# FFT size → factorisation, chosen for the fewest tensor-core FLOPs per point: a radix-r stage
-# costs 8·r real FLOPs per complex point (4 real r-wide dot products), the causal first forward
-# and last inverse stages half that. Circular 2048 avoids 64x32: compiled by Triton 3.6 for the H100
-# it returned wrong results (rel L2 0.86, fp16 and bf16, 4 warps) though the interpreter agreed.
-# F = 16384 uses 32x32x16: same FLOPs causal, fewer circular, and far fewer register spills
-# (ptxas, 8 warps: 168 B of stack against 1352 B for 64x16x16).
-_CAUSAL = {512: (32, 16), 1024: (32, 32), 2048: (64, 32), 4096: (64, 64), 8192: (32, 16, 16),
-           16384: (32, 32, 16)}
+# Points per transform (N) → factorisation. Circular: the fewest tensor-core FLOPs per point (a
+# radix-r stage costs 8·r real FLOPs per complex point: 4 real r-wide dot products), measured in
+# v1. 2048 avoids 64x32: compiled by Triton 3.6 for the H100 it returned wrong results (rel L2
+# 0.86, fp16 and bf16, 4 warps) though the interpreter agreed. 16384 uses 32x32x16: far fewer
+# register spills than 64x16x16 (ptxas, 8 warps: 168 B of stack against 1352 B).
 _CIRCULAR = {256: (16, 16), 512: (32, 16), 1024: (32, 32), 2048: (32, 64), 4096: (16, 16, 16),
              8192: (32, 16, 16), 16384: (32, 32, 16)}
+# Causal: (factorisation of T, kinds per pass). Both kinds in one pass up to 8K — v1's plans, which
+# compiled (ptxas sm_90, offline) to 10–50% fewer instructions per program than a loop over the
+# kinds (NOTES.md, v2; predictions until the device run) — and a loop at 16K, whose stacked tile
+# (32K points) does not fit.
+_CAUSAL = {256: ((16, 16), 2), 512: ((16, 32), 2), 1024: ((32, 32), 2), 2048: ((32, 64), 2),
+           4096: ((16, 16, 16), 2), 8192: ((16, 32, 16), 2), 16384: ((32, 32, 16), 1)}
 
 
-def factorisation(problem: Problem) -> tuple[int, ...] | None:
-    table = _CAUSAL if problem.mode == "causal" else _CIRCULAR
-    return table.get(problem.fft_size)
+def factorisation(problem: Problem) -> tuple[tuple[int, ...], int] | None:
+    """(radices, kinds per pass) of the tables above, or None."""
+    if problem.mode == "causal":
+        return _CAUSAL.get(problem.seqlen)
+    return (_CIRCULAR[problem.seqlen], 1) if problem.seqlen in _CIRCULAR else None
 
 
 def _w(exponent: torch.Tensor, size: int) -> torch.Tensor:
@@ -48,23 +73,28 @@ def _w(exponent: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _planes(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return torch.stack([z.real, z.imag]).to(dtype).contiguous()
+    """(…, r, c) complex → (…, 2, r, c): re and im planes."""
+    return torch.stack([z.real, z.imag], dim=-3).to(dtype).contiguous()
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
     radices: tuple[int, ...]
-    causal: bool
+    kinds: int          # 1 circular, 2 causal (cyclic + negacyclic)
+    kinds_per_pass: int
 
     @classmethod
-    def for_problem(cls, problem: Problem, radices: tuple[int, ...] | None = None) -> "Plan":
-        """The table's factorisation, or `radices` (for exploring others), checked against the
-        problem and tl.dot's ≥ 16 rule."""
-        radices = tuple(radices or factorisation(problem) or ())
-        plan = cls(radices, problem.mode == "causal")
-        if (len(radices) not in (2, 3) or math.prod(radices) != problem.fft_size
-                or min(radices[1:]) < 16 or plan.rows_in < 16):
-            raise ValueError(f"factorisation {radices} unusable for FFT size {problem.fft_size} ({problem.mode})")
+    def for_problem(cls, problem: Problem, radices: tuple[int, ...] | None = None,
+                    kinds_per_pass: int | None = None) -> "Plan":
+        """The table's plan, or `radices` / `kinds_per_pass` (for exploring others), checked
+        against the problem and tl.dot's ≥ 16 rule."""
+        table_radices, table_kp = factorisation(problem) or ((), 1)
+        kinds = 2 if problem.mode == "causal" else 1
+        plan = cls(tuple(radices or table_radices), kinds, kinds_per_pass or table_kp)
+        if (len(plan.radices) not in (2, 3) or math.prod(plan.radices) != problem.seqlen
+                or min(plan.radices) < 16 or plan.kinds_per_pass not in (1, kinds)):
+            raise ValueError(f"plan {plan.radices}, {plan.kinds_per_pass} kinds per pass unusable for "
+                             f"N = {problem.seqlen} ({problem.mode})")
         return plan
 
     @property
@@ -81,58 +111,80 @@ class Plan:
 
     @property
     def size(self) -> int:
+        """T: points per transform (= N)."""
         return self.r1 * self.r2 * self.r3
 
     @property
-    def rows_in(self) -> int:
-        """Rows of the (R1, R2·R3) input tile that are read (the causal zero half is not)."""
-        return self.r1 // 2 if self.causal else self.r1
+    def rows(self) -> int:
+        """ROWS: rows of a pass's spectral tile, KP·R1."""
+        return self.kinds_per_pass * self.r1
+
+    @property
+    def passes(self) -> int:
+        return self.kinds // self.kinds_per_pass
 
     @property
     def name(self) -> str:
-        return "x".join(map(str, self.radices))
+        base = "x".join(map(str, self.radices))
+        if self.kinds == 1:
+            return base
+        return base + (" (cyclic+negacyclic, one pass)" if self.passes == 1 else " (cyclic+negacyclic, a pass each)")
+
+    def _j1(self) -> torch.Tensor:
+        """(PASSES, ROWS, 1): the stage-1 frequency index j1 = KINDS·k1 + κ of each tile row."""
+        rho = torch.arange(self.rows)[None, :, None]
+        p = torch.arange(self.passes)[:, None, None]
+        return self.kinds * (rho // self.kinds_per_pass) + p * self.kinds_per_pass + rho % self.kinds_per_pass
+
+    def stage1_matrices(self, dtype: torch.dtype) -> torch.Tensor:
+        """(PASSES, 2, 2, ROWS·R1): per pass the forward matrix W_{KINDS·R1}^{n1·j1}/√R1 as
+        [ρ, n1] (ROWS, R1) and the inverse, its conjugate transpose, as [n1, ρ] (R1, ROWS), each
+        as re, im planes flattened row-major."""
+        n1 = torch.arange(self.r1)[None, None, :]
+        fwd = _w(self._j1() * n1, self.kinds * self.r1) / math.sqrt(self.r1)
+        inv = fwd.conj().transpose(-1, -2)
+        return torch.stack([_planes(fwd, dtype).flatten(-2), _planes(inv, dtype).flatten(-2)], dim=1).contiguous()
 
     def dft_matrix(self, r: int, dtype: torch.dtype) -> torch.Tensor:
-        """(2, r, r): re, im of W_r^{nk}/√r (symmetric; the inverse is its conjugate)."""
+        """(2, r, r): re, im of W_r^{nk}/√r for stages 2 and 3 (symmetric; the inverse is its conjugate)."""
         idx = torch.arange(r)
-        f = _w(idx[:, None] * idx[None, :], r) / math.sqrt(r)
-        return _planes(f, dtype)
+        return _planes(_w(idx[:, None] * idx[None, :], r) / math.sqrt(r), dtype)
 
     def twiddles(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """fp32 (2, ·, ·) planes: stage-1 twiddle factors A[k1, n2], B[k1, n3] with
-        W_F^{k1(n2·R3+n3)} = A·B, and the stage-2 twiddle C[n3, k2] = W_{R2R3}^{n3·k2}.
-        Two-stage plans use A = W_F^{k1·n2} only (B and C are 1×1 placeholders)."""
-        r1, r2, r3, size = self.r1, self.r2, self.r3, self.size
-        k1 = torch.arange(r1)[:, None]
-        a = _w(k1 * torch.arange(r2)[None, :] * r3, size)
+        """fp32 planes per pass: the stage-1 twiddle W_F^{m·j1} = A·B as A (PASSES, 2, ROWS, R2)
+        [ρ, n2] = W_F^{n2·R3·j1} and B (PASSES, 2, ROWS, R3) [ρ, n3] = W_F^{n3·j1}, and the stage-2
+        twiddle C (PASSES, 2, R3, R2) [n3, k2] = W_L^{n3·k2}, the same for every pass but stored per
+        pass so the kernel's loads stay inside its pass loop (kernel.py says why). Two-stage plans
+        use A only (B, C: 1×1 placeholders)."""
+        r2, r3, f = self.r2, self.r3, self.kinds * self.size
+        a = _w(self._j1() * torch.arange(r2)[None, None, :] * r3, f)
         if r3 == 1:
             one = torch.ones(1, 1, dtype=torch.complex128)
             return _planes(a, torch.float32), _planes(one, torch.float32), _planes(one, torch.float32)
-        b = _w(k1 * torch.arange(r3)[None, :], size)
-        c = _w(torch.arange(r3)[:, None] * torch.arange(r2)[None, :], r2 * r3)
+        b = _w(self._j1() * torch.arange(r3)[None, None, :], f)
+        c = _w(torch.arange(r3)[:, None] * torch.arange(r2)[None, :], r2 * r3).expand(self.passes, r3, r2)
         return _planes(a, torch.float32), _planes(b, torch.float32), _planes(c, torch.float32)
 
     def bin_of_tile(self) -> torch.Tensor:
-        """Frequency bin at each position of the kernel's spectral tile, flattened row-major:
-        (R1, R2) [k1, k2] for two stages, (R1·R2, R3) [(k1, k2), k3] for three."""
-        k1 = torch.arange(self.r1)[:, None, None]
-        k2 = torch.arange(self.r2)[None, :, None]
-        k3 = torch.arange(self.r3)[None, None, :]
-        return (k1 + self.r1 * k2 + self.r1 * self.r2 * k3).reshape(-1)
+        """(PASSES, ROWS·L): the F-point frequency j = KINDS·k + κ at each position of a pass's
+        spectral tile, flattened row-major: (ROWS, R2) [ρ, k2] for two stages, (ROWS·R2, R3)
+        [(ρ, k2), k3] for three; j = j1(ρ) + KINDS·R1·(k2 + R2·k3)."""
+        k2 = torch.arange(self.r2)[None, None, :, None]
+        k3 = torch.arange(self.r3)[None, None, None, :]
+        j = self._j1()[..., None] + self.kinds * self.r1 * (k2 + self.r2 * k3)
+        return j.reshape(self.passes, -1)
 
     def spectrum(self, problem: Problem, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """(H, 2, F) re/im planes of the full F-bin kernel spectrum in the tile order. Every program
-        of a channel re-reads it (from L2), so fp16/bf16 problems store it in fp16 (half the bytes;
-        |k_f| = O(1) for a normalised filter, rounding adds ~3e-4 relative)."""
+        """(H, PASSES, 2, ROWS·L) re/im planes of S_κ[k] = K_F[j]/KINDS in the tile order. Every
+        program of a channel re-reads it (from L2), so fp16/bf16 problems store it in fp16 (half
+        the bytes; |k_f| = O(1) for a normalised filter, rounding adds ~3e-4 relative)."""
         half = kernel_spectrum(problem, k, dtype=torch.complex128)  # (H, F/2+1), sparse bins zeroed
-        full = torch.cat([half, half[:, 1:self.size - half.shape[1] + 1].flip(-1).conj()], dim=-1)
-        tiled = full[:, self.bin_of_tile().to(full.device)]
-        return torch.stack([tiled.real, tiled.imag], dim=1).to(dtype).contiguous()
+        f = problem.fft_size
+        full = torch.cat([half, half[:, 1:f - half.shape[1] + 1].flip(-1).conj()], dim=-1)  # (H, F)
+        tiled = full[:, self.bin_of_tile().to(full.device)] / self.kinds
+        return torch.stack([tiled.real, tiled.imag], dim=2).to(dtype).contiguous()
 
     def flops_per_row(self) -> float:
         """Tensor-core FLOPs per row: each radix-r stage is 4 real dots of width r per complex point
-        (8·r FLOPs), the causal first/last stage on half the points; one complex sequence per two rows."""
-        stage = [8 * r * self.size for r in self.radices]
-        if self.causal:
-            stage[0] //= 2
-        return float(2 * sum(stage)) / 2
+        (8·r FLOPs), forward and inverse, per kind; one complex sequence per two rows."""
+        return float(2 * self.kinds * sum(8 * r * self.size for r in self.radices)) / 2

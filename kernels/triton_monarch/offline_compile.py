@@ -1,0 +1,69 @@
+"""Compile the Triton kernel for sm_90 without a GPU (Triton's own ptxas and cuobjdump) and print
+registers, stack bytes and static SASS instructions per thread: how NOTES.md (v2) compared plans
+and schedules before any device time. Static counts hold the pass loop's body once; with a pass
+per kind it runs twice.
+
+    python -m kernels.triton_monarch.offline_compile causal 1024 4 [--maxnreg 128] [--radices 32x32] [--kp 1]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import tempfile
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from fftbench.problem import Problem
+from kernels.triton_monarch.kernel import monarch_conv_kernel
+from kernels.triton_monarch.plan import Plan
+
+_POINTERS = ("u_ptr", "v_ptr", "w_ptr", "y_ptr", "m1_ptr", "m2_ptr", "m3_ptr", "spec_ptr")
+
+
+def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False) -> dict:
+    """fp16 operands and I/O, PAIRS = 1; returns registers, stack bytes, shared bytes, SASS lines."""
+    signature = {name: "*fp16" for name in _POINTERS}
+    signature.update({"ta_ptr": "*fp32", "tb_ptr": "*fp32", "tc_ptr": "*fp32"})
+    signature.update({name: "i32" for name in ("B", "H", "N", "n_pairs")})
+    constants = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
+                     GATED=gated, PREC="tf32", PAIRS=1)
+    signature.update({name: "constexpr" for name in constants})
+    ordered = {name: signature[name] for name in monarch_conv_kernel.arg_names}
+    options = {"num_warps": warps, "num_stages": 1, **({"maxnreg": maxnreg} if maxnreg else {})}
+    compiled = triton.compile(ASTSource(fn=monarch_conv_kernel, signature=ordered, constexprs=constants),
+                              target=GPUTarget("cuda", 90, 32), options=options)
+    tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(compiled.asm["cubin"])
+        f.flush()
+        usage = subprocess.run([os.path.join(tools, "cuobjdump"), "-res-usage", f.name],
+                               capture_output=True, text=True, check=True).stdout
+        sass = subprocess.run([os.path.join(tools, "cuobjdump"), "-sass", f.name],
+                              capture_output=True, text=True, check=True).stdout
+    regs, stack = (int(x) for x in re.search(r"REG:(\d+) STACK:(\d+)", usage).groups())
+    return {"registers": regs, "stack_bytes": stack, "shared_bytes": compiled.metadata.shared,
+            "sass_instructions": len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=("causal", "circular"))
+    ap.add_argument("n", type=int)
+    ap.add_argument("warps", type=int)
+    ap.add_argument("--maxnreg", type=int)
+    ap.add_argument("--radices", help="e.g. 32x32 (default: the plan table's)")
+    ap.add_argument("--kp", type=int, help="kinds per pass (default: the plan table's)")
+    args = ap.parse_args()
+    radices = tuple(map(int, args.radices.split("x"))) if args.radices else None
+    plan = Plan.for_problem(Problem(2, 1, args.n, "fp16", args.mode), radices, args.kp)
+    stats = compile_stats(plan, args.warps, args.maxnreg)
+    print(f"{args.mode} {args.n} {plan.name}, {args.warps} warps, maxnreg {args.maxnreg}: "
+          + ", ".join(f"{k} {v}" for k, v in stats.items()))
+
+
+if __name__ == "__main__":
+    main()
