@@ -51,7 +51,9 @@ def kernel_breakdown(run) -> list[dict]:
     """The device work of one call (kernels, memsets, copies) with each one's time, via CUPTI."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    # acc_events: one profiling cycle, kept as is (without it torch warns on every point that a
+    # cycle's events are cleared, a line in the middle of the progress output).
+    with profile(activities=[ProfilerActivity.CUDA], acc_events=True) as prof:
         run()
         torch.cuda.synchronize()
     device_events = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
