@@ -53,5 +53,5 @@ def test_rows_written_before_the_pass_axis_load_as_forward(tmp_path):
     assert list(frame["pass"]) == ["fwd"]
     assert ResultStore(tmp_path).finished_keys() == {row_key(_row(16))}
     assert [row["pass"] for row in load_side(tmp_path, "baseline").rows.values()] == ["fwd"]
-    _, committed = load_run(REPO_ROOT / "reports" / "baselines" / "cpu-smoke")  # written before the axis existed
+    _, committed = load_run(REPO_ROOT / "reports" / "baselines" / "h100-seqlen")  # written before the axis existed
     assert len(committed) and (committed["pass"] == "fwd").all()
