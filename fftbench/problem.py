@@ -147,3 +147,9 @@ def point_label(point) -> str:
     if isinstance(pass_, str) and pass_ != "fwd":  # rows before the pass axis (no pass) are fwd
         parts.append(pass_)
     return " ".join(parts)
+
+
+def pow2_lengths(shortest: int, longest: int) -> list[int]:
+    """Every power of two from `shortest` to `longest` (both powers of two), in order: a backend's
+    declared length range as the lengths to sweep."""
+    return [1 << e for e in range(shortest.bit_length() - 1, longest.bit_length())]

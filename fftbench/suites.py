@@ -26,7 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import Callable
 
-from fftbench.problem import DTYPES, MODES, PASSES, Problem, ProblemError
+from fftbench.problem import DTYPES, MODES, PASSES, Problem, ProblemError, pow2_lengths
 from fftbench.reference import DEFAULT_BUDGETS
 from fftbench.timing import TimingOptions
 
@@ -142,7 +142,7 @@ def _seqlen_axis(value, path):
     if set(value) != {"pow2"} or not isinstance(lo_hi, list) or len(lo_hi) != 2 or \
             not all(isinstance(e, int) and not isinstance(e, bool) for e in lo_hi) or not 1 <= lo_hi[0] <= lo_hi[1] <= 30:
         _fail(path, "a list or {pow2 = [lo, hi]} with 1 <= lo <= hi <= 30", value)
-    return [1 << e for e in range(lo_hi[0], lo_hi[1] + 1)]
+    return pow2_lengths(1 << lo_hi[0], 1 << lo_hi[1])
 
 
 def _table(fields: dict[str, Check], required: tuple = ()) -> Check:

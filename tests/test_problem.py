@@ -45,3 +45,10 @@ def test_point_label_names_the_pass_only_when_not_forward():
     for pass_ in ("bwd", "fwd_bwd"):
         p = Problem(batch=2, channels=3, seqlen=1024, dtype="fp16", mode="causal", kernel_len=256, gated=True, pass_=pass_)
         assert p.label() == f"2x3x1024 fp16 causal K=256 gated {pass_}" == point_label(p.key())
+
+
+def test_pow2_lengths_spans_both_ends():
+    from fftbench.problem import pow2_lengths
+
+    assert pow2_lengths(256, 4096) == [256, 512, 1024, 2048, 4096]
+    assert pow2_lengths(8, 8) == [8]

@@ -12,8 +12,9 @@ import itertools
 
 import torch
 
+from fftbench.cost import floor_us
 from fftbench.inputs import make_inputs
-from fftbench.problem import Problem
+from fftbench.problem import Problem, pow2_lengths
 from fftbench.reference import check_call
 from fftbench.timing import GpuTimer, TimingOptions
 from kernels.monarch_cuda import monarch_cuda
@@ -21,26 +22,12 @@ from kernels.monarch_cuda.plan import SEQLENS
 from kernels.monarch_cuda.twin import Twin
 
 BUDGET = {"fp16": 1e-3, "bf16": 8e-3}
-HBM_TBPS = 4.13  # the harness's calibrated copy bandwidth on the lent H200
-
-
-def floor_bytes(problem: Problem) -> int:
-    """u and y (v and w when gated) in the dtype, plus the filter's taps as float32."""
-    tensors = 4 if problem.gated else 2
-    return tensors * problem.rows * problem.seqlen * 2 + problem.channels * problem.K * 4
-
-
-def seqlens() -> list[int]:
-    n, out = SEQLENS[0], []
-    while n <= SEQLENS[1]:
-        out.append(n)
-        n *= 2
-    return out
+HBM_GBPS = 4130.0  # the harness's calibrated copy bandwidth on the lent H200
 
 
 def check_all(shapes) -> bool:
     ok = True
-    for (b, h), n, mode, dtype, gated in itertools.product(shapes, seqlens(), ("circular", "causal"), ("fp16", "bf16"), (False, True)):
+    for (b, h), n, mode, dtype, gated in itertools.product(shapes, pow2_lengths(*SEQLENS), ("circular", "causal"), ("fp16", "bf16"), (False, True)):
         problem = Problem(b, h, n, dtype, mode, gated=gated)
         inputs = make_inputs(problem, "cuda", seed=n + b)
         try:
@@ -65,7 +52,7 @@ def time_points(ns, variants: bool) -> None:
     for n, mode, dtype, gated in cases:
         problem = Problem(64, 768, n, dtype, mode, gated=gated)
         inputs = make_inputs(problem, "cuda", seed=1)
-        floor_us = floor_bytes(problem) / (HBM_TBPS * 1e12) * 1e6
+        floor = floor_us(problem, HBM_GBPS)
         configs = [None] + ([4, 8, 32] if variants and n == 4096 else [])
         for groups in configs:
             run = monarch_cuda(problem, inputs, groups=groups).run
@@ -73,7 +60,7 @@ def time_points(ns, variants: bool) -> None:
             torch.cuda.synchronize()
             s = timer.time(run, opts)
             print(f"{problem.label():40s} g={groups!s:12s} {s.median:10.1f} {s._q(0.2):7.1f}-{s._q(0.8):7.1f} "
-                  f"{floor_us / s.median:8.3f}")
+                  f"{floor / s.median:8.3f}")
 
 
 def main() -> None:

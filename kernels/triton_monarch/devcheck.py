@@ -19,21 +19,13 @@ import torch
 
 from fftbench.cost import floor_us
 from fftbench.inputs import make_inputs
-from fftbench.problem import Problem
+from fftbench.problem import Problem, pow2_lengths
 from fftbench.reference import check_call
 from fftbench.timing import GpuTimer, TimingOptions
 from kernels.triton_monarch import SEQLENS, default_config, triton_monarch, unsupported_reason
 
 BUDGET = {"fp16": 1e-3, "bf16": 8e-3}
 HBM_GBPS = 4130.0  # the harness's calibrated copy bandwidth on the lent H200
-
-
-def seqlens() -> list[int]:
-    n, out = SEQLENS[0], []
-    while n <= SEQLENS[1]:
-        out.append(n)
-        n *= 2
-    return out
 
 
 def _check(problem: Problem) -> bool:
@@ -55,7 +47,7 @@ def check_all(shapes) -> bool:
     and frequency-sparse causal problems (dense work, zeroed spectrum)."""
     problems = [Problem(b, h, n, dtype, mode, gated=gated)
                 for (b, h), n, mode, dtype, gated in itertools.product(
-                    shapes, seqlens(), ("causal", "circular"), ("fp16", "bf16"), (False, True))]
+                    shapes, pow2_lengths(*SEQLENS), ("causal", "circular"), ("fp16", "bf16"), (False, True))]
     problems += [Problem(3, 5, n, dtype, "causal", kernel_len=n // 4, freq_sparsity=0.5)
                  for n in (1024, 16384) for dtype in ("fp16", "bf16")]
     started, ok = time.perf_counter(), True
@@ -98,7 +90,7 @@ def time_points(ns: list[int], fixed: bool, variants: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one small shape only")
-    ap.add_argument("--time", default=",".join(map(str, seqlens())), help="N to time at 64x768 ('' for none)")
+    ap.add_argument("--time", default=",".join(map(str, pow2_lengths(*SEQLENS))), help="N to time at 64x768 ('' for none)")
     ap.add_argument("--fixed", action="store_true", help="time the default configs instead of autotuning")
     ap.add_argument("--no-check", action="store_true", help="timing only")
     ap.add_argument("--variants", action="store_true", help="also time causal N < 16K with a pass per kind")
