@@ -144,3 +144,11 @@ def test_declared_flops_of_the_backward(seqlen, gated):
     rfft = 2.5 * fwd.fft_size * math.log2(fwd.fft_size)
     assert executed_flops(bwd) > calls * executed_flops(fwd) + 2 * rfft * fwd.rows
     assert cost.conventional_flops(bwd) < executed_flops(bwd)
+
+
+def test_monarch_cuda_declines_more_channels_than_grid_rows():
+    from fftbench.registry import get_backend
+
+    backend = get_backend("monarch_cuda")
+    assert "65535" in backend.unsupported_reason(Problem(1, 70000, 1024, "fp16", "causal"))
+    assert backend.unsupported_reason(Problem(1, 768, 1024, "fp16", "causal")) is None

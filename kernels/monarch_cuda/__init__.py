@@ -89,9 +89,19 @@ def _library() -> ctypes.CDLL:
     return lib
 
 
+MAX_CHANNELS = 65535  # v2 launches one grid row per channel (gridDim.y)
+
+
+def _supports(problem: Problem) -> str | None:
+    if problem.seqlen <= V2_SEQLENS[1] and problem.channels > MAX_CHANNELS:
+        return f"H = {problem.channels}: the v2 kernel takes at most {MAX_CHANNELS} channels (one grid row each)"
+    return None
+
+
 @register_backend(
     "monarch_cuda", family="monarch", dtypes=("fp16", "bf16"), seqlens=SEQLENS, pow2_only=True,
-    features=FEATURES, passes=PASSES, device="cuda", requires=hopper_reason, flops=executed_flops,
+    features=FEATURES, passes=PASSES, device="cuda", requires=hopper_reason, supports=_supports,
+    flops=executed_flops,
 )
 def monarch_cuda(problem: Problem, inputs, groups: int | None = None, adjoint: bool = False) -> Prepared:
     """Fused Monarch FFT convolution on tensor cores (mma.sync, stages in registers), sm_90a.
