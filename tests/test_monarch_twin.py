@@ -152,3 +152,15 @@ def test_monarch_cuda_declines_more_channels_than_grid_rows():
     backend = get_backend("monarch_cuda")
     assert "65535" in backend.unsupported_reason(Problem(1, 70000, 1024, "fp16", "causal"))
     assert backend.unsupported_reason(Problem(1, 768, 1024, "fp16", "causal")) is None
+
+
+def test_executed_flops_count_the_mmas_the_kernel_issues():
+    """768 m16n8k16 MMAs (4096 FLOPs each) per 16-row tile and kind, as monarch.cu's SASS has (phase 1:
+    8 per 16-column chunk and kind, ×16 chunks, twice; phase 2: 32 per slice, ×16 slices), plus five
+    fp32 complex multiplies per point and kind."""
+    from kernels.monarch_cuda import executed_flops, tiles_per_channel
+
+    problem = Problem(64, 768, 4096, "fp16", "causal")
+    assert tiles_per_channel(problem) == 32 and tiles_per_channel(Problem(5, 1, 1024, "fp16", "causal")) == 1
+    per_tile_kind = 768 * 4096 + 5 * 6 * 4096
+    assert executed_flops(problem) == 32 * 768 * 2 * per_tile_kind

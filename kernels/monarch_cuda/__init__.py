@@ -20,7 +20,7 @@ from fftbench.inputs import torch_dtype
 from fftbench.problem import PASSES, Problem
 from fftbench.registry import Prepared, register_backend
 from kernels.monarch_cuda import backward, large
-from kernels.monarch_cuda.plan import SEQLENS as V2_SEQLENS, SLICE, Plan, tables
+from kernels.monarch_cuda.plan import SEQLENS as V2_SEQLENS, SLICE, TILE_ROWS, Plan, tables
 from kernels.monarch_cuda.twin import Twin
 from kernels.twins import size_reason, twin_prepared
 from kernels.monarch_long.stage_twin import Twin as V4Twin
@@ -53,19 +53,26 @@ def monarch_twin(problem: Problem, inputs, adjoint: bool = False) -> Prepared:
     return twin_prepared(Twin(problem, inputs.k, adjoint), inputs)
 
 
+def tiles_per_channel(problem: Problem) -> int:
+    """v2's 16-row tiles of one channel: ⌈B/2⌉ row pairs, 16/R1 of them per tile."""
+    pairs = (problem.batch + 1) // 2
+    per_tile = TILE_ROWS // (problem.seqlen // SLICE)
+    return -(-pairs // per_tile)
+
+
 def executed_flops(problem: Problem) -> float:
     """v2: tensor-core FLOPs the kernel issues (each complex 16×16·16×16 product is 8 m16n8k16 MMAs of
-    4096 FLOPs, zero blocks of the block-diagonal stage A included) plus the fp32 twiddle and
-    spectrum products (6 FLOPs per complex multiply, five per point per kind) and the gating products.
+    4096 FLOPs, zero blocks of the block-diagonal stage A included; per tile and kind: 16 chunks of
+    stage A, 16 of A⁻¹, 16 slices of 4 products — 768 MMAs, as the SASS has) plus the fp32 twiddle
+    and spectrum products (6 FLOPs per complex multiply, five per point per kind) and the gating products.
     bwd, fwd_bwd: backward.executed_flops from one forward call's."""
     if problem.pass_ != "fwd":
         return backward.executed_flops(problem, executed_flops(dataclasses.replace(problem, pass_="fwd")))
     if problem.seqlen > V2_SEQLENS[1]:
         return large.executed_flops(problem)
     kinds = 2 if problem.mode == "causal" else 1
-    tiles = -(-(-(-problem.batch // 2)) // (16 // (problem.seqlen // SLICE))) * problem.channels
-    per_tile_kind = (16 + 16 + 32 * 4) * 8 * 4096 + 5 * 6 * 4096  # stage A, A⁻¹, 4 slice products ×16 slices
-    flops = tiles * kinds * per_tile_kind
+    per_tile_kind = (16 + 16 + 16 * 4) * 8 * 4096 + 5 * 6 * 4096
+    flops = tiles_per_channel(problem) * problem.channels * kinds * per_tile_kind
     if problem.gated:
         flops += 2 * problem.rows * problem.seqlen
     return float(flops)
@@ -75,9 +82,7 @@ def groups_per_cta(problem: Problem) -> int:
     """Tiles per CTA: a CTA owns one channel and loads its tables once, so it takes all of the
     channel's tiles (measured at 64×768×4K: 4 / 8 / 16 / 32 tiles per CTA → 934 / 865 / 814 /
     784 µs causal), up to 64."""
-    plan_jobs = 16 // (problem.seqlen // SLICE)
-    groups = -(-(-(-problem.batch // 2)) // plan_jobs)
-    return max(1, min(groups, 64))
+    return max(1, min(tiles_per_channel(problem), 64))
 
 
 @functools.cache
