@@ -372,3 +372,14 @@ def test_comparison_table_shows_times_wrong_points_and_per_call_spectra():
     assert lines[2].split(" | ")[5] == "—"
     assert lines[3].startswith("| 4×64×1K | bf16 | circular | ") and f"wrong (rel. error {wrong_err:.3g})" in lines[3]
     assert "† transforms k on every call" in lines[-1]
+
+
+def test_comparison_table_keeps_points_that_differ_only_in_sparsity_apart():
+    from fftbench.report.markdown import comparison_table
+
+    rng = np.random.default_rng(1)
+    dense = make_row(rng, "r", "torch_fft", point(4096, "fp16", "causal"))
+    sparse = {**make_row(rng, "r", "torch_fft", point(4096, "fp16", "causal")), "freq_sparsity": 0.75}
+    lines = comparison_table(pd.DataFrame([dense, sparse])).splitlines()
+    assert lines[2].startswith("| 4×64×4K | fp16 | causal | ") and lines[3].startswith("| 4×64×4K fsparse=0.75 | ")
+    assert f"{dense['t_p50_us'] / 1e3:.4g}" in lines[2] and f"{sparse['t_p50_us'] / 1e3:.4g}" in lines[3]

@@ -100,3 +100,11 @@ def geomean(values) -> float | None:
     if not values:
         return None
     return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def size_label(value, _pos=None) -> str:
+    """1024 -> 1K, 2**20 -> 1M: short labels for power-of-two sequence lengths (plot ticks, tables)."""
+    for shift, suffix in ((30, "G"), (20, "M"), (10, "K")):
+        if value >= 1 << shift:
+            return f"{value / (1 << shift):g}{suffix}"
+    return f"{value:g}"

@@ -17,19 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from fftbench.registry import PEER_FAMILY
-from fftbench.report.frames import DTYPE_ORDER
+from fftbench.report.frames import DTYPE_ORDER, size_label
 from fftbench.results import load_run
 
-POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "pass"]
+POINT = ["dtype", "mode", "batch", "channels", "seqlen", "kernel_len", "gated", "freq_sparsity", "pass"]
 NOT_RUN = ("unsupported", "unavailable")
 PER_CALL_MARK = "†"
-
-
-def size_label(n: int) -> str:
-    for shift, suffix in ((20, "M"), (10, "K")):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift}{suffix}"
-    return str(n)
 
 
 def _point_label(row) -> str:
@@ -37,6 +30,7 @@ def _point_label(row) -> str:
     if row["kernel_len"] != row["seqlen"]:
         text += f" K={size_label(int(row['kernel_len']))}"
     text += " gated" if row["gated"] else ""
+    text += f" fsparse={row['freq_sparsity']:g}" if row["freq_sparsity"] else ""
     return text + (f" {row['pass']}" if row["pass"] != "fwd" else "")
 
 
@@ -62,7 +56,7 @@ def comparison_table(frame: pd.DataFrame, backends: list[str] | None = None) -> 
     header = [f"`{b}`{PER_CALL_MARK if b in per_call else ''}" for b in backends]
     lines = ["| B×H×N | dtype | mode | " + " | ".join(header) + " |", "|---" * (3 + len(backends)) + "|"]
     rank = frame["dtype"].map({d: i for i, d in enumerate(DTYPE_ORDER)})
-    ordered = frame.assign(rank=rank).sort_values(["rank", "mode", "seqlen", "batch", "channels", "kernel_len", "gated", "pass"])
+    ordered = frame.assign(rank=rank).sort_values(["rank", "mode", "seqlen", "batch", "channels", "kernel_len", "gated", "freq_sparsity", "pass"])
     for _, rows in ordered.groupby(POINT, sort=False):
         cells = dict(zip(rows["backend"], (_cell(r) for _, r in rows.iterrows())))
         first = rows.iloc[0]

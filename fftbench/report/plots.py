@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullFormatter
 
 from fftbench.registry import PEER_FAMILY
-from fftbench.report.frames import DTYPE_ORDER, MODE_ORDER, baseline_backend, iter_series, ordered
+from fftbench.report.frames import DTYPE_ORDER, MODE_ORDER, baseline_backend, iter_series, ordered, size_label
 
 # Applied with matplotlib.rc_context around drawing and saving (never globally, at import).
 STYLE = {
@@ -59,14 +59,6 @@ def _dtype_mode_panels(df):
     return fig, panels
 
 
-def _size_label(value, _pos=None) -> str:
-    """1024 -> 1K, 2**20 -> 1M: short labels for power-of-two sequence lengths."""
-    for shift, suffix in ((30, "G"), (20, "M"), (10, "K")):
-        if value >= 1 << shift:
-            return f"{value / (1 << shift):g}{suffix}"
-    return f"{value:g}"
-
-
 def _plain_log(axis) -> None:
     """Plain-number tick labels on a log axis, minor ones too when it spans under two decades
     (the default mathtext labels cost seconds per figure and leave short axes unlabelled)."""
@@ -85,7 +77,7 @@ def _decimal_log(axis) -> None:
 def _log2_x(ax) -> None:
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(LogLocator(base=2, numticks=12))
-    ax.xaxis.set_major_formatter(FuncFormatter(_size_label))
+    ax.xaxis.set_major_formatter(FuncFormatter(size_label))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("N (sequence length)")
 
