@@ -12,48 +12,29 @@ split it into `--time ''` and `--no-check` if one device call's 10 minutes are t
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 import torch
 
-from fftbench.cost import floor_us
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem, pow2_lengths
-from fftbench.reference import check_call
-from fftbench.timing import GpuTimer, TimingOptions
+from fftbench.timing import GpuTimer
+from kernels.devcheck import check_point, problems, time_point
 from kernels.triton_monarch import SEQLENS, default_config, triton_monarch, unsupported_reason
-
-BUDGET = {"fp16": 1e-3, "bf16": 8e-3}
-HBM_GBPS = 4130.0  # the harness's calibrated copy bandwidth on the lent H200
-
-
-def _check(problem: Problem) -> bool:
-    inputs = make_inputs(problem, "cuda", seed=problem.seqlen + problem.batch)
-    try:
-        prepared = triton_monarch(problem, inputs, config=default_config(problem))
-        err = check_call(problem, inputs, prepared.run)
-        good = err.within(BUDGET[problem.dtype])
-        print(f"{'ok ' if good else 'BAD'} {problem.label():46s} rel {err.rel_l2_err:.2e} "
-              f"max {err.max_abs_err:.2e} nonfinite {err.nonfinite}  {prepared.details['decomposition']}", flush=True)
-    except Exception as e:  # report and continue: one bad case must not hide the others
-        good = False
-        print(f"ERR {problem.label():46s} {type(e).__name__}: {e}", flush=True)
-    return good
 
 
 def check_all(shapes) -> bool:
     """Every N × mode × dtype × gating on each shape (odd B: a pair with one row), then partial
-    and frequency-sparse causal problems (dense work, zeroed spectrum)."""
-    problems = [Problem(b, h, n, dtype, mode, gated=gated)
-                for (b, h), n, mode, dtype, gated in itertools.product(
-                    shapes, pow2_lengths(*SEQLENS), ("causal", "circular"), ("fp16", "bf16"), (False, True))]
-    problems += [Problem(3, 5, n, dtype, "causal", kernel_len=n // 4, freq_sparsity=0.5)
-                 for n in (1024, 16384) for dtype in ("fp16", "bf16")]
-    started, ok = time.perf_counter(), True
-    for problem in problems:
-        ok &= _check(problem)
-    print(f"{len(problems)} cases in {time.perf_counter() - started:.0f} s", flush=True)
+    and frequency-sparse causal problems (dense work, zeroed spectrum); fixed default configs,
+    so each kernel compiles once."""
+    cases = problems(shapes, pow2_lengths(*SEQLENS))
+    cases += [Problem(3, 5, n, dtype, "causal", kernel_len=n // 4, freq_sparsity=0.5)
+              for n in (1024, 16384) for dtype in ("fp16", "bf16")]
+    prepare = lambda problem, inputs: triton_monarch(problem, inputs, config=default_config(problem))
+    plan = lambda problem, inputs, prepared: prepared.details["decomposition"]
+    started = time.perf_counter()
+    ok = all([check_point(p, prepare, plan) for p in cases])
+    print(f"{len(cases)} cases in {time.perf_counter() - started:.0f} s", flush=True)
     return ok
 
 
@@ -62,8 +43,7 @@ def check_all(shapes) -> bool:
 
 
 def time_points(ns: list[int], fixed: bool, variants: bool) -> None:
-    timer, opts = GpuTimer(torch.device("cuda")), TimingOptions(min_time_s=0.3, max_time_s=2.0)
-    print(f"{'problem':40s} {'plan':36s} {'median us':>10s} {'p20-p80':>17s} {'of floor':>8s}  config")
+    timer = GpuTimer(torch.device("cuda"))
     cases = [(n, mode, "fp16", False, None) for n in ns for mode in ("causal", "circular")]
     cases += [(4096, "causal", "bf16", False, None), (4096, "circular", "bf16", False, None),
               (4096, "causal", "fp16", True, None)]
@@ -77,12 +57,7 @@ def time_points(ns: list[int], fixed: bool, variants: bool) -> None:
         inputs = make_inputs(problem, "cuda", seed=1)
         prepared = triton_monarch(problem, inputs, config=default_config(problem) if fixed else None,
                                   kinds_per_pass=kinds_per_pass)
-        prepared.run()
-        torch.cuda.synchronize()
-        s = timer.time(prepared.run, opts)
-        print(f"{problem.label():40s} {prepared.details['decomposition']:36s} {s.median:10.1f} "
-              f"{s._q(0.2):8.1f}-{s._q(0.8):8.1f} {floor_us(problem, HBM_GBPS) / s.median:8.3f}  "
-              f"{prepared.details['config']}", flush=True)
+        time_point(timer, problem, prepared, f"{prepared.details['decomposition']} {prepared.details['config']}")
         del inputs, prepared
         torch.cuda.empty_cache()
 
