@@ -81,7 +81,7 @@ def static_environment() -> dict:
         env["triton"] = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        env.update(gpu=props.name, gpu_uuid=str(props.uuid), sm_count=props.multi_processor_count,
+        env.update(gpu=props.name, gpu_uuid=gpu_uuid(props), sm_count=props.multi_processor_count,
                    l2_bytes=getattr(props, "L2_cache_size", None), capability=f"{props.major}.{props.minor}",
                    gpu_memory_bytes=props.total_memory)
         nvml = _nvml()
@@ -91,12 +91,18 @@ def static_environment() -> dict:
     return env
 
 
+def gpu_uuid(props) -> str:
+    """A CUDA device's UUID as NVML and nvidia-smi write it ("GPU-…"): torch reports it without
+    the prefix, and rows, run.json and the NVML lookup must name a GPU the same way."""
+    raw = str(props.uuid)
+    return raw if raw.startswith(("GPU-", "MIG-")) else f"GPU-{raw}"
+
+
 def nvml_handle(nvml, device: int | None = None):
     """The NVML handle of CUDA's device `device` (the current one when None), or None if NVML
     knows no GPU with its UUID or PCI bus id."""
     props = torch.cuda.get_device_properties(torch.cuda.current_device() if device is None else device)
-    uuid = str(props.uuid)
-    lookups = [(nvml.nvmlDeviceGetHandleByUUID, uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")]
+    lookups = [(nvml.nvmlDeviceGetHandleByUUID, gpu_uuid(props))]
     if hasattr(props, "pci_bus_id"):
         bus_id = f"{props.pci_domain_id:08X}:{props.pci_bus_id:02X}:{props.pci_device_id:02X}.0"
         lookups.append((nvml.nvmlDeviceGetHandleByPciBusId, bus_id))

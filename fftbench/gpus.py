@@ -26,7 +26,7 @@ def visible_gpus() -> list[Gpu]:
     """The GPUs this process can use, in CUDA's order; [] without CUDA."""
     import torch
 
-    from fftbench.environment import nvml_index
+    from fftbench.environment import gpu_uuid, nvml_index
 
     if not torch.cuda.is_available():
         return []
@@ -35,10 +35,8 @@ def visible_gpus() -> list[Gpu]:
     gpus = []
     for ordinal in range(torch.cuda.device_count()):
         props = torch.cuda.get_device_properties(ordinal)
-        raw = str(props.uuid)
-        uuid = raw if raw.startswith(("GPU-", "MIG-")) else f"GPU-{raw}"
         index = nvml_index(ordinal)
-        gpus.append(Gpu(index=ordinal if index is None else index, uuid=uuid, name=props.name,
+        gpus.append(Gpu(index=ordinal if index is None else index, uuid=gpu_uuid(props), name=props.name,
                         visible=entries[ordinal] if entries else str(ordinal)))
     return gpus
 

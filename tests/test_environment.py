@@ -78,3 +78,11 @@ def test_gpu_state_falls_back_to_the_pci_bus_id(cuda_sees):
 def test_gpu_state_is_empty_rather_than_another_gpus(cuda_sees):
     cuda_sees(uuid="cccccccc-2222")
     assert environment.gpu_state() == {}
+
+
+def test_a_gpu_is_named_by_nvmls_uuid_everywhere():
+    """run.json's gpu_uuid and the rows' (fftbench.gpus) are the "GPU-…" form nvidia-smi prints."""
+
+    assert environment.gpu_uuid(SimpleNamespace(uuid="bbbbbbbb-1111")) == "GPU-bbbbbbbb-1111"
+    assert environment.gpu_uuid(SimpleNamespace(uuid="GPU-bbbbbbbb-1111")) == "GPU-bbbbbbbb-1111"
+    assert environment.gpu_uuid(SimpleNamespace(uuid="MIG-1")) == "MIG-1"
