@@ -7,6 +7,8 @@
 // negacyclic, κ = 0, 1) whose stage-A⁻¹ outputs add up to the linear convolution.
 //   A tile is 16 rows × 256 columns (re and im planes, fp16/bf16, in shared memory): rows are
 //   (job, a) with 16/R1 jobs (row pairs) per tile, columns m = 16b + c.
+//   Every phase gives a warp two independent units at once (chunks q and q + 8, slices r and r + 8
+//   of one kind), so each unit's MMA → fp32 → pack chain hides the other's latencies.
 //   Phase 1 (a warp per 16-column chunk): stage A contracts the rows with the block-diagonal
 //     Fa_κ (A operand) against the tile (B operand, ldmatrix.trans), twiddles W_2T^{m(2k_a+κ)} in
 //     fp32 and stores each kind's tile with stmatrix.
@@ -337,74 +339,105 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
         else cp_async_wait_all();
         half_barrier(half);
 
-        // Phase 1: stage A on each 16-column chunk, both kinds from one read of the input.
-        for (int q = warp; q < 16; q += 8) {
-            const uint32_t off = phase1_off(lane, q);
-            uint32_t xr[2][2], xi[2][2];
-            load_tile_b(x, x + kPlaneBytes, off, xr, xi);
+        // Phase 1: stage A on each 16-column chunk, both kinds from one read of the input; a warp
+        // owns chunks warp and warp + 8 and carries them together (independent MMA chains).
+        uint32_t chunk_at[2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) chunk_at[i] = phase1_off(lane, warp + 8 * i);
+        {
+            uint32_t xr[2][2][2], xi[2][2][2];
+#pragma unroll
+            for (int i = 0; i < 2; ++i) load_tile_b(x, x + kPlaneBytes, chunk_at[i], xr[i], xi[i]);
 #pragma unroll
             for (int k = 0; k < KINDS; ++k) {
                 AFrag fa;
                 load_a(fa, mats + (2 + 4 * k) * 256, mats + (3 + 4 * k) * 256, lane);
-                Acc acc;
-                acc.zero();
-                left_mul<BF16, false>(acc, fa, xr, xi);
-                twiddle<false>(acc, tw_a + (k * 16 + q) * 128 + lane);
-                store_tile<BF16>(acc, ktile + k * kTileBytes, ktile + k * kTileBytes + kPlaneBytes, off);
+                Acc acc[2];
+#pragma unroll
+                for (int i = 0; i < 2; ++i) {
+                    acc[i].zero();
+                    left_mul<BF16, false>(acc[i], fa, xr[i], xi[i]);
+                    twiddle<false>(acc[i], tw_a + (k * 16 + warp + 8 * i) * 128 + lane);
+                }
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+                    store_tile<BF16>(acc[i], ktile + k * kTileBytes, ktile + k * kTileBytes + kPlaneBytes, chunk_at[i]);
             }
         }
         half_barrier(half);
         if constexpr (!GATED)
             if (grp + 2 < g1) load_input<BF16, false>(p, x, h, grp + 2, lt);  // x is free: prefetch
 
-        // Phase 2: the 256-point transforms of each slice, pointwise product, and back.
-        for (int s = warp; s < KINDS * kRows; s += 8) {
-            const int k = s / kRows, row = s % kRows, ka = row & (p.r1 - 1);
+        // Phase 2: the 256-point transforms of each slice, pointwise product, and back; a warp
+        // carries two slices of one kind (rows r and r + 8) through every step together, so each
+        // slice's MMA → fp32 → pack chain hides the other's latencies.
+        for (int s0 = warp; s0 < KINDS * kRows; s0 += 2 * 8) {
+            const int k = s0 / kRows;
             uint8_t* pre = ktile + k * kTileBytes;
             uint8_t* pim = pre + kPlaneBytes;
-            const uint32_t off = phase2_off(lane, row);
-            uint32_t xr[2][2], xi[2][2];
-            load_tile_b(pre, pim, off, xr, xi);
-            Acc acc;
-            acc.zero();
-            left_mul<BF16, false>(acc, f16, xr, xi);            // stage B
-            twiddle<false>(acc, tw_bc + lane);
-            uint32_t ar[4], ai[4];
-            to_a<BF16>(acc, ar, ai);
-            acc.zero();
-            right_mul<BF16, false>(acc, ar, ai, f16);           // stage C
-            spectrum_product(acc, spec + (k * p.r1 + ka) * 64 + lane, scale);
-            to_a<BF16>(acc, ar, ai);
-            acc.zero();
-            right_mul<BF16, true>(acc, ar, ai, f16);            // stage C⁻¹
-            twiddle<true>(acc, tw_bc + lane);
-            to_a<BF16>(acc, ar, ai);
-            uint32_t br[2][2], bi[2][2];                         // transpose: [k_b][c] as B operand
+            uint32_t off[2];
+            int ka[2];
+            Acc acc[2];
+            uint32_t ar[2][4], ai[2][4];
 #pragma unroll
-            for (int j = 0; j < 2; ++j)
+            for (int i = 0; i < 2; ++i) {
+                const int row = s0 % kRows + 8 * i;
+                ka[i] = row & (p.r1 - 1);
+                off[i] = phase2_off(lane, row);
+                uint32_t xr[2][2], xi[2][2];
+                load_tile_b(pre, pim, off[i], xr, xi);
+                acc[i].zero();
+                left_mul<BF16, false>(acc[i], f16, xr, xi);     // stage B
+            }
 #pragma unroll
-                for (int hh = 0; hh < 2; ++hh) {
-                    br[j][hh] = movmatrix_trans(ar[2 * j + hh]);
-                    bi[j][hh] = movmatrix_trans(ai[2 * j + hh]);
-                }
-            acc.zero();
-            left_mul<BF16, true>(acc, f16, br, bi);             // stage B⁻¹
-            // conj stage-A twiddle at (b, c), m = 16b + c: the chunk owner's table read transposed
-            // (chunk q = b, its row k_a is lane (k_a&7)·4 + t's row half k_a>>3).
-            const float4* ta = tw_a + k * 16 * 128 + (ka >> 3) * 32 + (ka & 7) * 4 + t;
+            for (int i = 0; i < 2; ++i) {
+                twiddle<false>(acc[i], tw_bc + lane);
+                to_a<BF16>(acc[i], ar[i], ai[i]);
+                acc[i].zero();
+                right_mul<BF16, false>(acc[i], ar[i], ai[i], f16);  // stage C
+            }
 #pragma unroll
-            for (int hh = 0; hh < 2; ++hh)
+            for (int i = 0; i < 2; ++i) {
+                spectrum_product(acc[i], spec + (k * p.r1 + ka[i]) * 64 + lane, scale);
+                to_a<BF16>(acc[i], ar[i], ai[i]);
+                acc[i].zero();
+                right_mul<BF16, true>(acc[i], ar[i], ai[i], f16);   // stage C⁻¹
+            }
 #pragma unroll
-                for (int j = 0; j < 2; ++j) {
-                    const float4 w4 = ta[(g + 8 * hh) * 128 + 2 * j * 32];
-                    const int c0 = 2 * hh;
-                    const float r0 = acc.re[j][c0], i0 = acc.im[j][c0], r1 = acc.re[j][c0 + 1], i1 = acc.im[j][c0 + 1];
-                    acc.re[j][c0] = r0 * w4.x + i0 * w4.y;
-                    acc.im[j][c0] = i0 * w4.x - r0 * w4.y;
-                    acc.re[j][c0 + 1] = r1 * w4.z + i1 * w4.w;
-                    acc.im[j][c0 + 1] = i1 * w4.z - r1 * w4.w;
-                }
-            store_tile<BF16>(acc, pre, pim, off);
+            for (int i = 0; i < 2; ++i) {
+                twiddle<true>(acc[i], tw_bc + lane);
+                to_a<BF16>(acc[i], ar[i], ai[i]);
+                uint32_t br[2][2], bi[2][2];                       // transpose: [k_b][c] as B operand
+#pragma unroll
+                for (int j = 0; j < 2; ++j)
+#pragma unroll
+                    for (int hh = 0; hh < 2; ++hh) {
+                        br[j][hh] = movmatrix_trans(ar[i][2 * j + hh]);
+                        bi[j][hh] = movmatrix_trans(ai[i][2 * j + hh]);
+                    }
+                acc[i].zero();
+                left_mul<BF16, true>(acc[i], f16, br, bi);         // stage B⁻¹
+            }
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                // conj stage-A twiddle at (b, c), m = 16b + c: the chunk owner's table read transposed
+                // (chunk q = b, its row k_a is lane (k_a&7)·4 + t's row half k_a>>3).
+                const float4* ta = tw_a + k * 16 * 128 + (ka[i] >> 3) * 32 + (ka[i] & 7) * 4 + t;
+#pragma unroll
+                for (int hh = 0; hh < 2; ++hh)
+#pragma unroll
+                    for (int j = 0; j < 2; ++j) {
+                        const float4 w4 = ta[(g + 8 * hh) * 128 + 2 * j * 32];
+                        const int c0 = 2 * hh;
+                        const float r0 = acc[i].re[j][c0], i0 = acc[i].im[j][c0];
+                        const float r1 = acc[i].re[j][c0 + 1], i1 = acc[i].im[j][c0 + 1];
+                        acc[i].re[j][c0] = r0 * w4.x + i0 * w4.y;
+                        acc[i].im[j][c0] = i0 * w4.x - r0 * w4.y;
+                        acc[i].re[j][c0 + 1] = r1 * w4.z + i1 * w4.w;
+                        acc[i].im[j][c0 + 1] = i1 * w4.z - r1 * w4.w;
+                    }
+                store_tile<BF16>(acc[i], pre, pim, off[i]);
+            }
         }
         half_barrier(half);
 
@@ -414,20 +447,22 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
         for (int plane = 0; plane < 2; ++plane)
 #pragma unroll
             for (int hh = 0; hh < 2; ++hh) out[plane][hh] = row_offset(p, h, grp, g + 8 * hh, plane);
-        for (int q = warp; q < 16; q += 8) {
-            const uint32_t off = phase1_off(lane, q);
-            Acc acc;
-            acc.zero();
+        Acc acc[2];
 #pragma unroll
-            for (int k = 0; k < KINDS; ++k) {
-                uint32_t dr[2][2], di[2][2];
-                load_tile_b(ktile + k * kTileBytes, ktile + k * kTileBytes + kPlaneBytes, off, dr, di);
-                AFrag ga;
-                load_a(ga, mats + (4 + 4 * k) * 256, mats + (5 + 4 * k) * 256, lane);
-                left_mul<BF16, false>(acc, ga, dr, di);
-            }
-            store_output<BF16, GATED>(p, acc, out, q, lane);
+        for (int i = 0; i < 2; ++i) acc[i].zero();
+#pragma unroll
+        for (int k = 0; k < KINDS; ++k) {
+            uint32_t dr[2][2][2], di[2][2][2];
+#pragma unroll
+            for (int i = 0; i < 2; ++i)
+                load_tile_b(ktile + k * kTileBytes, ktile + k * kTileBytes + kPlaneBytes, chunk_at[i], dr[i], di[i]);
+            AFrag ga;
+            load_a(ga, mats + (4 + 4 * k) * 256, mats + (5 + 4 * k) * 256, lane);
+#pragma unroll
+            for (int i = 0; i < 2; ++i) left_mul<BF16, false>(acc[i], ga, dr[i], di[i]);
         }
+#pragma unroll
+        for (int i = 0; i < 2; ++i) store_output<BF16, GATED>(p, acc[i], out, warp + 8 * i, lane);
         // The next iteration's first barrier orders these tile reads before phase 1 rewrites them.
     }
 }
