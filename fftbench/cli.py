@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run directory (default reports/runs/<suite>-<time>-<commit>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="continue a killed run, skipping finished rows (its suite, backends, axes and device come from its run.json)")
+    p.add_argument("--redo", metavar="BACKENDS",
+                   help="with --resume: measure these backends' rows again (after a kernel change); "
+                        "their old rows move to superseded-results.jsonl in the run directory")
     p.add_argument("--cpu", action="store_true", help="run on the CPU with CPU-sized problems even if a GPU is present")
     p.add_argument("--point-timeout", type=float, default=900.0, help="seconds before a hung point is killed")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
@@ -150,6 +153,8 @@ def _check_flags(args) -> None:
         load_side(args.gate, "--gate baseline")
     if args.profile and args.profile != "all":
         _seqlens("--profile", args.profile)
+    if args.redo and not args.resume:
+        raise CliError(f"--redo {args.redo}: needs --resume RUN_DIR (it re-measures backends of an existing run)")
 
 
 def _selection_from_flags(args):
@@ -204,6 +209,18 @@ def _selection_from_run(args, meta: dict):
     return suite, backends, overrides, device
 
 
+def _redo(run_dir: Path, names: list[str], backends) -> None:
+    """Supersede the rows of the named backends (each must be one the run measures)."""
+    from fftbench.results import supersede_backends
+
+    measured = {b.name for b in backends}
+    unknown = [n for n in names if n not in measured]
+    if unknown:
+        raise CliError(f"--redo {','.join(unknown)}: the run in {run_dir} measures {','.join(sorted(measured))}")
+    moved = supersede_backends(run_dir, set(names))
+    print(f"redo: {moved} rows of {','.join(names)} moved to superseded-results.jsonl; measuring them again")
+
+
 def _resumed_meta(run_dir: Path) -> dict:
     if not (run_dir / RUN_FILE).exists():
         raise CliError(f"--resume {run_dir}: no {RUN_FILE} there")
@@ -235,6 +252,10 @@ def run(args) -> int:
     if args.resume:
         run_dir, meta = args.resume, _resumed_meta(args.resume)
         suite, backends, overrides, device = _selection_from_run(args, meta)
+        if args.redo:
+            _redo(run_dir, _csv(args.redo), backends)
+            meta.setdefault("redone", []).append({"backends": _csv(args.redo), "git": environment.git_info(),
+                                                  "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     else:
         suite, backends, overrides, device = _selection_from_flags(args)
         run_dir, meta = None, None

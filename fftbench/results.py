@@ -18,6 +18,7 @@ SCHEMA_VERSION = 1
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
 PROFILE_FILE = "profile.jsonl"  # Nsight Compute rows (fftbench.profile), joined on KEY_COLUMNS
+SUPERSEDED_PREFIX = "superseded-"  # rows `--redo` replaced, kept beside the run as its history
 
 # Every row has every column (None where it does not apply), in this order.
 COLUMNS = (
@@ -120,6 +121,30 @@ class ResultStore:
 
     def finished_keys(self) -> set[tuple]:
         return {row_key(r) for r in self.rows()}
+
+
+def supersede_backends(run_dir: Path, backends: set[str]) -> int:
+    """Move every row of `backends` out of the run's results and profile files into
+    superseded-<file> beside them, so that a resume measures those backends again (after a kernel
+    change) while the rest of the run stands. The moved rows are appended to the history first and
+    the live file is then replaced atomically: a kill at any moment loses no row. Returns the
+    number of result rows moved."""
+    moved = 0
+    for name in (RESULTS_FILE, PROFILE_FILE):
+        path = Path(run_dir) / name
+        rows = list(read_rows(path))
+        keep = [r for r in rows if r.get("backend") not in backends]
+        gone = [r for r in rows if r.get("backend") in backends]
+        if not gone:
+            continue
+        with (path.parent / (SUPERSEDED_PREFIX + name)).open("a") as f:
+            f.writelines(json.dumps(r, default=str) + "\n" for r in gone)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in keep))
+        os.replace(tmp, path)
+        if name == RESULTS_FILE:
+            moved = len(gone)
+    return moved
 
 
 def read_rows(path: Path) -> Iterator[dict]:

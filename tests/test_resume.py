@@ -89,3 +89,39 @@ def test_a_run_json_from_before_selections_resumes_from_its_argv(tmp_path):
     rows = list(read_rows(run_dir / "results.jsonl"))
     assert {(r["backend"], r["seqlen"], r["dtype"], r["mode"]) for r in rows} == {("torch_fft", 256, "fp32", "causal")}
     assert sorted(r["gated"] for r in rows) == [False, True] and {r["status"] for r in rows} == {"ok"}
+
+
+def test_redo_measures_a_backend_again_and_keeps_its_old_rows(tmp_path):
+    """After a kernel change, `--resume DIR --redo B` moves B's rows to superseded-results.jsonl
+    and measures them again; the other backends' rows stay as they were."""
+    run_dir = tmp_path / "run"
+    axes = ["--suite", "smoke", "--cpu", "--backends", "torch_fft,monarch_twin", "--seqlens", "256",
+            "--dtypes", "fp16", "--modes", "causal"]
+    first = _bench(*axes, "--out", run_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = list(read_rows(run_dir / "results.jsonl"))
+    assert {r["backend"] for r in before} == {"torch_fft", "monarch_twin"}
+
+    redone = _bench("--resume", run_dir, "--redo", "monarch_twin")
+    assert redone.returncode == 0, redone.stderr[-3000:]
+    after = list(read_rows(run_dir / "results.jsonl"))
+    old = list(read_rows(run_dir / "superseded-results.jsonl"))
+    twin_before = [r for r in before if r["backend"] == "monarch_twin"]
+    assert old == twin_before
+    assert [r for r in after if r["backend"] == "torch_fft"] == [r for r in before if r["backend"] == "torch_fft"]
+    twin_after = [r for r in after if r["backend"] == "monarch_twin"]
+    assert len(twin_after) == len(twin_before) and {r["status"] for r in twin_after} == {"ok"}
+    assert {r["t_p50_us"] for r in twin_after} != {r["t_p50_us"] for r in twin_before}, "measured again"
+    assert json.loads((run_dir / "run.json").read_text())["redone"][0]["backends"] == ["monarch_twin"]
+
+
+def test_redo_refuses_a_backend_the_run_does_not_measure_and_needs_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    first = _bench("--suite", "smoke", "--cpu", "--backends", "torch_fft", "--seqlens", "256", "--dtypes", "fp32",
+                   "--modes", "circular", "--out", run_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    wrong = _bench("--resume", run_dir, "--redo", "monarch_twin")
+    assert wrong.returncode == 2 and "measures torch_fft" in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+    alone = _bench("--suite", "smoke", "--cpu", "--redo", "torch_fft")
+    assert alone.returncode == 2 and "needs --resume" in alone.stderr
+    assert not (run_dir / "superseded-results.jsonl").exists()
