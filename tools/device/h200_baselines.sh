@@ -2,6 +2,7 @@
 # The H200 baselines of issue 15, produced by the suite itself, one bounded call at a time.
 #
 #   bash tools/device/h200_baselines.sh SUITE [BUDGET_S]
+#   REDO=monarch_cuda bash tools/device/h200_baselines.sh seqlen [BUDGET_S]
 #
 # SUITE: seqlen, longrange, precision, sparsity or gated runs `run_bench.py --suite SUITE` into
 # reports/baselines/h200-SUITE (every backend, every point; --resume when that directory exists);
@@ -9,6 +10,9 @@
 # (resumable too: profiled points are skipped). The run stops itself after BUDGET_S seconds
 # (default 540, so a call fits a 10-minute device command); finished rows are kept, and the same
 # call again continues where it stopped. It prints COMPLETE or INCOMPLETE at the end.
+# REDO=B1,B2 (suites only, on a committed baseline): measure those backends' rows again after a
+# kernel change (`run_bench.py --resume DIR --redo`); their old rows stay as superseded-*.jsonl.
+# A call that stops INCOMPLETE is continued without REDO (the rows already moved are re-run).
 #
 # The device machine returns only $OUT, at most 8 files: the run directory comes back as
 # $OUT/h200-SUITE.tar.gz (with the log beside it). Unpack it into reports/baselines/ of the
@@ -50,6 +54,10 @@ if [[ $suite == profile ]]; then
 else
   # A point may take at most half the budget, so every call finishes at least one point.
   where=(--out "$dir"); [[ -f $dir/run.json ]] && where=(--resume "$dir")
+  if [[ -n ${REDO:-} ]]; then
+    [[ -f $dir/run.json ]] || { echo "$0: REDO=$REDO needs the committed run $dir" >&2; exit 2; }
+    where+=(--redo "$REDO")
+  fi
   cmd=(python3 run_bench.py --suite "$suite" "${where[@]}" --no-report --point-timeout $((budget / 2)))
 fi
 
