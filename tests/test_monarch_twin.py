@@ -22,10 +22,14 @@ def test_acc_positions_cover_the_tile_once():
     assert sorted((rows * 16 + cols).reshape(-1).tolist()) == list(range(256))
 
 
-def _scatter(table: torch.Tensor) -> torch.Tensor:
-    """Inverse of plan.vector_major(plan.lane_order(x)): (..., V, 32, 16/V) → (..., 16, 16) complex."""
+def _scatter(table: torch.Tensor, planes: bool = False) -> torch.Tensor:
+    """Inverse of plan.vector_major(plan.lane_order(x)): (..., V, 32, 16/V) → (..., 16, 16) complex;
+    planes: of plan.planes(plan.lane_order(x)), (..., 2, 32, 8)."""
     rows, cols = acc_positions()
-    lanes = table.float().transpose(-3, -2).reshape(*table.shape[:-3], 32, 8, 2)
+    if planes:
+        lanes = table.float().movedim(-3, -1)
+    else:
+        lanes = table.float().transpose(-3, -2).reshape(*table.shape[:-3], 32, 8, 2)
     out = torch.zeros(*table.shape[:-3], 16, 16, dtype=torch.complex64)
     out[..., rows, cols] = torch.view_as_complex(lanes.contiguous())
     return out
@@ -43,7 +47,7 @@ def test_tables_are_the_plan_in_lane_order(seqlen, mode):
         chunks = _scatter(tab["tw_a"][kind])                               # (16 q, 16 rows, 16 cols)
         expect = ta[torch.arange(16) % r1].reshape(16, 16, 16).permute(1, 0, 2)
         assert torch.allclose(chunks, expect, atol=1e-6)
-    spec = _scatter(tab["spec"]).reshape(3, plan.kinds, -1) * tab["scale"][:, None, None]  # slice order
+    spec = _scatter(tab["spec"], planes=True).reshape(3, plan.kinds, -1) * tab["scale"][:, None, None]  # slice order
     natural = plan.spectrum(problem, k).to(torch.complex64)
     ka, kb, kc = torch.meshgrid(torch.arange(r1), torch.arange(16), torch.arange(16), indexing="ij")
     expect = natural[..., (ka + r1 * (kb + 16 * kc)).reshape(-1)]
@@ -87,6 +91,7 @@ def test_pipeline_without_rounding_is_exact(mode):
     twin.f16 = dft16().to(torch.complex64)
     twin.fa = [twin.plan.stage_a(kind).to(torch.complex64) for kind in range(twin.plan.kinds)]
     twin.spec = twin.plan.to_slices(twin.plan.spectrum(problem, inputs.k)).to(torch.complex64)
+    twin.scale = torch.ones(problem.channels)
     rows = torch.arange(problem.rows)
     y = twin(inputs.u.float()).reshape(problem.rows, -1).double()
     ref = reference(problem, inputs, rows)

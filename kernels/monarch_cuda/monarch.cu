@@ -46,7 +46,7 @@ struct Params {
     const uint16_t* mats;  // (2 + 4·kinds, 256) dtype: F16 re/im, per kind Fa re/im, Ga re/im
     const float4* tw_a;    // (kinds, 16, 4, 32) float4
     const float4* tw_bc;   // (4, 32) float4
-    const uint4* spec;     // (H, kinds, R1, 2, 32) × 4 half2
+    const uint4* spec;     // (H, kinds, R1, 2 (re, im), 32) × 4 half2: S/scale
     const float* scale;    // (H,)
     long long batch, channels;
     int n, r1, log_r1, jobs;
@@ -179,18 +179,37 @@ template <bool CONJ> __device__ __forceinline__ void twiddle(Acc& acc, const flo
 #pragma unroll
     for (int v = 0; v < 4; ++v) cmul2<CONJ>(acc, v, tab[v * 32]);
 }
-// acc ⊙= scale · spectrum, 8 half2 (re, im) entries at tab[v·32], v = 0, 1 (4 entries each).
-__device__ __forceinline__ void spectrum_product(Acc& acc, const uint4* tab, float scale) {
+// The spectrum S/scale of a slice as the lane's two fp16 vectors: re of its 8 entries at tab[0],
+// im at tab[32], each as 4 half2 in A-operand order (entries 2w, 2w+1 in word w). The power-of-two
+// scale is applied later, with the conjugate bc twiddle (the CTA's scaled copy of that table).
+// fp16: the product of the packed operand (ar, ai) in half2 arithmetic, 4 instructions per two
+// entries (fp32 would take 12, with the conversions); each part rounds once more than in fp32.
+__device__ __forceinline__ void spectrum_product(uint32_t (&ar)[4], uint32_t (&ai)[4], const uint4* tab) {
+    const uint4 qr = tab[0], qi = tab[32];
+    const uint32_t sr[4] = {qr.x, qr.y, qr.z, qr.w}, si[4] = {qi.x, qi.y, qi.z, qi.w};
 #pragma unroll
-    for (int v = 0; v < 2; ++v) {
-        const uint4 q = tab[v * 32];
-        const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+    for (int w = 0; w < 4; ++w) {
+        const __half2 a = *reinterpret_cast<const __half2*>(&ar[w]), b = *reinterpret_cast<const __half2*>(&ai[w]);
+        const __half2 c = *reinterpret_cast<const __half2*>(&sr[w]), d = *reinterpret_cast<const __half2*>(&si[w]);
+        const __half2 re = __hfma2(__hneg2(b), d, __hmul2(a, c)), im = __hfma2(b, c, __hmul2(a, d));
+        ar[w] = *reinterpret_cast<const uint32_t*>(&re);
+        ai[w] = *reinterpret_cast<const uint32_t*>(&im);
+    }
+}
+// bf16 (whose 8-bit significand cannot take the extra roundings): acc ⊙= S/scale in fp32.
+__device__ __forceinline__ void spectrum_product(Acc& acc, const uint4* tab) {
+    const uint4 qr = tab[0], qi = tab[32];
+    const uint32_t sr[4] = {qr.x, qr.y, qr.z, qr.w}, si[4] = {qi.x, qi.y, qi.z, qi.w};
 #pragma unroll
-        for (int c = 0; c < 4; ++c) {
-            const float2 k = __half22float2(*reinterpret_cast<const __half2*>(&words[c]));
-            const float kr = k.x * scale, ki = k.y * scale, r = acc.re[v][c], i = acc.im[v][c];
-            acc.re[v][c] = r * kr - i * ki;
-            acc.im[v][c] = r * ki + i * kr;
+    for (int w = 0; w < 4; ++w) {
+        const float2 kr = __half22float2(*reinterpret_cast<const __half2*>(&sr[w]));
+        const float2 ki = __half22float2(*reinterpret_cast<const __half2*>(&si[w]));
+        const int j = w >> 1, c = 2 * (w & 1);
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            const float r = acc.re[j][c + e], i = acc.im[j][c + e], sre = e ? kr.y : kr.x, sim = e ? ki.y : ki.x;
+            acc.re[j][c + e] = r * sre - i * sim;
+            acc.im[j][c + e] = r * sim + i * sre;
         }
     }
 }
@@ -289,8 +308,8 @@ __device__ __forceinline__ void store_output(const Params& p, const Acc& acc, co
 // Shared memory: the tables, then per half one input tile and one tile per kind.
 template <int KINDS> struct Layout {
     static constexpr int tw_a = 0;                                   // KINDS·16·4·32 float4
-    static constexpr int tw_bc = tw_a + KINDS * 16 * 4 * 32 * 16;    // 4·32 float4
-    static constexpr int mats = tw_bc + 4 * 32 * 16;                 // (2 + 4·KINDS)·256 dtype
+    static constexpr int tw_bc = tw_a + KINDS * 16 * 4 * 32 * 16;    // 4·32 float4, then the same ·scale
+    static constexpr int mats = tw_bc + 2 * 4 * 32 * 16;             // (2 + 4·KINDS)·256 dtype
     static constexpr int spec = mats + (2 + 4 * KINDS) * 512;        // KINDS·R1·2·32 uint4 (≤ KINDS·16 KB)
     static constexpr int tiles = spec + KINDS * 16 * 2 * 32 * 16;
     static constexpr int half_bytes = (1 + KINDS) * kTileBytes;
@@ -312,7 +331,13 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
     if (g0 >= g1) return;
 
     copy16(smem + L::tw_a, p.tw_a, L::tw_bc - L::tw_a, threadIdx.x);
-    copy16(smem + L::tw_bc, p.tw_bc, L::mats - L::tw_bc, threadIdx.x);
+    copy16(smem + L::tw_bc, p.tw_bc, 4 * 32 * 16, threadIdx.x);
+    const float scale = __ldg(p.scale + h);
+    for (int i = threadIdx.x; i < 4 * 32; i += 512) {   // the inverse's table: W · scale (a power of two)
+        float4 w = __ldg(p.tw_bc + i);
+        w.x *= scale; w.y *= scale; w.z *= scale; w.w *= scale;
+        reinterpret_cast<float4*>(smem + L::tw_bc)[4 * 32 + i] = w;
+    }
     copy16(smem + L::mats, p.mats, L::spec - L::mats, threadIdx.x);
     copy16(smem + L::spec, p.spec + (long long)h * KINDS * p.r1 * 64, KINDS * p.r1 * 1024, threadIdx.x);
     __syncthreads();
@@ -321,7 +346,6 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
     const float4* tw_bc = reinterpret_cast<const float4*>(smem + L::tw_bc);
     const uint16_t* mats = reinterpret_cast<const uint16_t*>(smem + L::mats);
     const uint4* spec = reinterpret_cast<const uint4*>(smem + L::spec);
-    const float scale = __ldg(p.scale + h);
 
     const int half = threadIdx.x >> 8, lt = threadIdx.x & 255;
     const int lane = lt & 31, warp = lt >> 5, g = lane >> 2, t = lane & 3;
@@ -398,14 +422,20 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
             }
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
-                spectrum_product(acc[i], spec + (k * p.r1 + ka[i]) * 64 + lane, scale);
-                to_a<BF16>(acc[i], ar[i], ai[i]);
+                const uint4* si = spec + (k * p.r1 + ka[i]) * 64 + lane;
+                if constexpr (BF16) {
+                    spectrum_product(acc[i], si);
+                    to_a<BF16>(acc[i], ar[i], ai[i]);
+                } else {
+                    to_a<BF16>(acc[i], ar[i], ai[i]);
+                    spectrum_product(ar[i], ai[i], si);
+                }
                 acc[i].zero();
                 right_mul<BF16, true>(acc[i], ar[i], ai[i], f16);   // stage C⁻¹
             }
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
-                twiddle<true>(acc[i], tw_bc + lane);
+                twiddle<true>(acc[i], tw_bc + 4 * 32 + lane);     // conj(W_256) · scale
                 to_a<BF16>(acc[i], ar[i], ai[i]);
                 uint32_t br[2][2], bi[2][2];                       // transpose: [k_b][c] as B operand
 #pragma unroll

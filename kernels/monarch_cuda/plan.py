@@ -139,6 +139,12 @@ def vector_major(lanes: torch.Tensor, per_vector: int) -> torch.Tensor:
     return v.transpose(-3, -2).contiguous()
 
 
+def planes(lanes: torch.Tensor) -> torch.Tensor:
+    """(..., 32, 8, 2) → (..., 2, 32, 8): the real parts of lane L's 8 entries at [0][L], the
+    imaginary parts at [1][L], so a warp reads each plane as 32 consecutive 16-byte vectors."""
+    return lanes.movedim(-1, -3).contiguous()
+
+
 def spectrum_fp16(spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The spectrum as fp16 divided by a per-channel power of two (returned as float32 (H,)), so
     fp16 neither overflows nor loses relative precision: (H, …) complex → fp16 values, scales."""
@@ -154,7 +160,8 @@ def tables(plan: Plan, problem: Problem, k: torch.Tensor, adjoint: bool = False)
            (row → k_a = row mod R1, column → m = 16·chunk + column); the slice owner reads the
            same table transposed for the conjugate twiddle of stage A⁻¹
     tw_bc  float32 (4, 32, 4): W_256^{c·k_b} at (k_b, c)
-    spec   fp16 (H, kinds, R1, 2, 32, 8): S_κ/scale_h at (k_b, k_c) of slice k_a, (re, im) pairs
+    spec   fp16 (H, kinds, R1, 2, 32, 8): S_κ/scale_h at (k_b, k_c) of slice k_a, as two planes
+           (re, then im) of each lane's 8 entries in acc order — the order of its packed A operand
     scale  float32 (H,): the per-channel power of two.
     adjoint: tables of the transposed convolution (Plan.spectrum)."""
     r1 = plan.r1
@@ -171,6 +178,6 @@ def tables(plan: Plan, problem: Problem, k: torch.Tensor, adjoint: bool = False)
         "mats": torch.stack([m.reshape(-1) for m in mats]).to(plan.dtype),
         "tw_a": vector_major(lane_order(chunks), 2),
         "tw_bc": vector_major(lane_order(plan.twiddle_bc()), 2),
-        "spec": vector_major(lane_order(spec), 4).to(torch.float16),
+        "spec": planes(lane_order(spec)).to(torch.float16),
         "scale": scale,
     }

@@ -2,11 +2,12 @@
 rounding points, so the algorithm is tested without a GPU and the kernel can be compared to it.
 
 Rounding points, as in the kernel: the data and the DFT matrices in the problem dtype; every
-matrix product accumulates in fp32; twiddles and the pointwise product in fp32, the spectrum
-stored as fp16 times a per-channel power of two; the result
-rounded to the dtype where the kernel stores it to shared memory (after stage A, after B⁻¹) or
-packs it into an MMA operand (after B, after the pointwise product, after C⁻¹); stage A⁻¹ sums
-both kinds in fp32 and rounds once. The kernel's MMA accumulation order differs, so the two
+matrix product accumulates in fp32; twiddles in fp32; the spectrum stored as fp16 S/scale with a
+per-channel power of two applied with the conjugate bc twiddle; the pointwise product in fp16
+arithmetic on the packed operand for fp16 (half2: each part is fl(fl(a·c) ∓ b·d)), in fp32 for
+bf16; the result rounded to the dtype where the kernel stores it to shared memory (after stage A,
+after B⁻¹) or packs it into an MMA operand (after B, after C, after C⁻¹); stage A⁻¹ sums both
+kinds in fp32 and rounds once. The kernel's MMA accumulation order differs, so the two
 agree to about 1e-4 relative (fp16), not bit for bit.
 """
 from __future__ import annotations
@@ -23,6 +24,14 @@ _PAIRS_PER_CHUNK = 128
 def round_to(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Complex x with its real and imaginary parts rounded to dtype, held in complex64."""
     return torch.complex(x.real.to(dtype).float(), x.imag.to(dtype).float())
+
+
+def half2_product(a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """a·s for complex tensors holding fp16 values, as the kernel's half2 code computes it:
+    re = fl(fl(a_r·s_r) − a_i·s_i), im = fl(fl(a_r·s_i) + a_i·s_r) (HMUL2, then HFMA2)."""
+    ar, ai, sr, si = a.real.double(), a.imag.double(), s.real.double(), s.imag.double()
+    fl = lambda x: x.to(torch.float16).double()
+    return torch.complex(fl(fl(ar * sr) - ai * si).float(), fl(fl(ar * si) + ai * sr).float())
 
 
 def pair_rows(x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +62,8 @@ class Twin:
         self.fa = [rd(plan.stage_a(kind)) for kind in range(plan.kinds)]
         self.tw_a = [plan.twiddle_a(kind).to(torch.complex64) for kind in range(plan.kinds)]
         self.tw_bc = plan.twiddle_bc().to(torch.complex64)
-        spec, scale = spectrum_fp16(plan.to_slices(plan.spectrum(problem, k, adjoint)))  # (H, κ, R1, 16, 16)
-        self.spec = round_to(spec, torch.float16) * scale.view(-1, 1, 1, 1, 1)
+        spec, self.scale = spectrum_fp16(plan.to_slices(plan.spectrum(problem, k, adjoint)))  # (H, κ, R1, 16, 16)
+        self.spec = round_to(spec, torch.float16)
 
     def transform(self, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """z: (P, T) complex64 rows holding dtype values, channels h (P,) → y (P, T) complex64."""
@@ -67,8 +76,10 @@ class Twin:
             s = x1.reshape(-1, plan.r1, 16, 16)                              # [b][c] per slice k_a
             p = rd(torch.einsum("kb,pabc->pakc", self.f16, s) * self.tw_bc, dt)
             q = torch.einsum("pakc,cl->pakl", p, self.f16)
-            yq = rd(q * self.spec[h, kind], dt)
-            r = rd(torch.einsum("pakl,lc->pakc", yq, self.f16.conj()) * self.tw_bc.conj(), dt)
+            spec = self.spec[h, kind]
+            yq = half2_product(rd(q, dt), spec) if dt == torch.float16 else rd(q * spec, dt)
+            inverse_tw = self.tw_bc.conj() * self.scale[h].view(-1, 1, 1, 1)
+            r = rd(torch.einsum("pakl,lc->pakc", yq, self.f16.conj()) * inverse_tw, dt)
             s2 = torch.einsum("bk,pakc->pabc", self.f16.conj(), r).reshape(-1, plan.r1, SLICE)
             d = rd(s2 * self.tw_a[kind].conj(), dt)
             y += torch.einsum("ka,pkm->pam", fa.conj(), d)
