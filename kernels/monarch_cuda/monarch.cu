@@ -14,7 +14,8 @@
 //     fp32 and stores each kind's tile with stmatrix.
 //   Phase 2 (a warp per slice = one tile row, 256 points): stage B (F16 · slice, B operand by
 //     ldmatrix.trans), twiddle, stage C (the accumulator repacked as the A operand, no shared
-//     memory), pointwise product with the spectrum (fp32, pre-permuted per lane), C⁻¹, twiddle,
+//     memory), pointwise product with the spectrum pre-permuted per lane (fp16: half2 on the
+//     packed operand; bf16: fp32 on the accumulator), C⁻¹, twiddle · the channel's scale,
 //     transpose in registers (movmatrix), B⁻¹, twiddle, stmatrix back into the slice row.
 //   Phase 1 again: stage A⁻¹ (Ga_κ, both kinds into one accumulator) → output tile → global.
 // Per-lane tables (twiddles, spectrum) are stored in accumulator order, so a lane reads its 8
