@@ -249,12 +249,13 @@ def run(args) -> int:
     from fftbench.summary import summary_table
 
     _check_flags(args)
+    git = environment.git_info()  # the measuring commit: a resumed run's new rows name it, not the run's first
     if args.resume:
         run_dir, meta = args.resume, _resumed_meta(args.resume)
         suite, backends, overrides, device = _selection_from_run(args, meta)
         if args.redo:
             _redo(run_dir, _csv(args.redo), backends)
-            meta.setdefault("redone", []).append({"backends": _csv(args.redo), "git": environment.git_info(),
+            meta.setdefault("redone", []).append({"backends": _csv(args.redo), "git": git,
                                                   "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     else:
         suite, backends, overrides, device = _selection_from_flags(args)
@@ -268,7 +269,6 @@ def run(args) -> int:
         problems = shard.select(problems, shard_spec)
     gpus = pick_gpus(args.gpus, visible_gpus() if device == "cuda" else [])
     if meta is None:
-        git = environment.git_info()
         run_dir = _new_run_dir(args, suite.name, git)
         meta = {
             "run_id": run_dir.name, "suite": suite.name, "argv": sys.argv[1:],
@@ -282,7 +282,8 @@ def run(args) -> int:
     write_run_meta(run_dir, meta)
     sweep = Sweep(RunSpec(suite=suite, problems=problems, backends=backends, device=device,
                           run_dir=run_dir, run_meta=meta, point_timeout_s=args.point_timeout,
-                          gpus=gpus, pin=args.gpus is not None))
+                          gpus=gpus, pin=args.gpus is not None, git=git,
+                          env=environment.static_environment() if args.resume else None))
     try:
         sweep.run()
     finally:

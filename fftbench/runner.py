@@ -37,6 +37,10 @@ class RunSpec:
     point_timeout_s: float = 900.0
     gpus: list[Gpu] = dataclasses.field(default_factory=list)  # one lane each; [] → one CPU lane
     pin: bool = False  # pin each lane's workers to its GPU (--gpus), else they inherit the parent's view
+    # The measuring process's git and environment when they are not run_meta's (a resumed or
+    # redone run measures with today's commit, which its rows must name).
+    git: dict | None = None
+    env: dict | None = None
 
 
 def problem_columns(problem: Problem) -> dict:
@@ -48,9 +52,10 @@ class Sweep:
         self.spec = spec
         self.store = ResultStore(spec.run_dir)
         meta = spec.run_meta
+        git, env = spec.git or meta["git"], spec.env or meta["env"]
         self.base = {
-            "run_id": meta["run_id"], "suite": spec.suite.name, "git_sha": meta["git"]["sha"],
-            "dirty": meta["git"]["dirty"], "gpu": meta["env"].get("gpu"), "driver": meta["env"].get("driver"),
+            "run_id": meta["run_id"], "suite": spec.suite.name, "git_sha": git["sha"],
+            "dirty": git["dirty"], "gpu": env.get("gpu"), "driver": env.get("driver"),
         }
         self.env_samples = meta.setdefault("env_samples", [])
         self._lock = threading.Lock()  # lanes are threads; rows, progress and run.json go through it

@@ -112,7 +112,22 @@ def test_redo_measures_a_backend_again_and_keeps_its_old_rows(tmp_path):
     twin_after = [r for r in after if r["backend"] == "monarch_twin"]
     assert len(twin_after) == len(twin_before) and {r["status"] for r in twin_after} == {"ok"}
     assert {r["t_p50_us"] for r in twin_after} != {r["t_p50_us"] for r in twin_before}, "measured again"
-    assert json.loads((run_dir / "run.json").read_text())["redone"][0]["backends"] == ["monarch_twin"]
+    redone_entry = json.loads((run_dir / "run.json").read_text())["redone"][0]
+    assert redone_entry["backends"] == ["monarch_twin"]
+    assert {r["git_sha"] for r in twin_after} == {redone_entry["git"]["sha"]}
+
+
+def test_resumed_rows_name_the_commit_that_measured_them(tmp_path):
+    """A run resumed at another commit: its new rows carry that commit, its old rows keep theirs."""
+    run_dir = tmp_path / "run"
+    axes = ["--suite", "smoke", "--cpu", "--backends", "torch_fft,monarch_twin", "--seqlens", "256",
+            "--dtypes", "fp32", "--modes", "causal"]
+    assert _bench(*axes, "--out", run_dir).returncode == 0
+    rows = [r for r in read_rows(run_dir / "results.jsonl") if r["backend"] == "torch_fft"]
+    (run_dir / "results.jsonl").write_text("".join(json.dumps({**r, "git_sha": "0" * 40}) + "\n" for r in rows))
+    assert _bench("--resume", run_dir).returncode == 0
+    shas = {r["backend"]: r["git_sha"] for r in read_rows(run_dir / "results.jsonl")}
+    assert shas["torch_fft"] == "0" * 40 and shas["monarch_twin"] != "0" * 40
 
 
 def test_redo_refuses_a_backend_the_run_does_not_measure_and_needs_resume(tmp_path):
