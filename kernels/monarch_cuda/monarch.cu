@@ -322,6 +322,13 @@ __device__ __forceinline__ void copy16(void* dst, const void* src, int bytes, in
         reinterpret_cast<uint4*>(dst)[i] = __ldg(reinterpret_cast<const uint4*>(src) + i);
 }
 
+// The stage-A twiddle table (kinds, 16 chunks, 4 vectors, 32 lanes) of float4 lives in shared memory
+// with lane L of odd chunks at L ^ 4. Phase 1 reads a chunk's 32 lanes (any lane permutation is
+// conflict-free); phase 2 reads it transposed, lanes (g, t) at chunk g (+8), lane 4·k_a' + t, which
+// without the swizzle puts all 32 lanes in 4 of the 8 16-byte bank groups (8 wavefronts per load
+// instead of 4); with it, chunk parity g & 1 picks the other half of the groups.
+__device__ __forceinline__ int tw_a_slot(int i) { return i ^ (((i >> 7) & 1) << 2); }
+
 // ---- the kernel ---------------------------------------------------------------------------------
 template <bool BF16, int KINDS, bool GATED>
 __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
@@ -331,7 +338,8 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
     const int g0 = blockIdx.x * p.groups_per_cta, g1 = min(g0 + p.groups_per_cta, p.groups);
     if (g0 >= g1) return;
 
-    copy16(smem + L::tw_a, p.tw_a, L::tw_bc - L::tw_a, threadIdx.x);
+    for (int i = threadIdx.x; i < KINDS * 16 * 128; i += 512)   // stage-A twiddle, lanes swizzled
+        reinterpret_cast<float4*>(smem + L::tw_a)[tw_a_slot(i)] = __ldg(p.tw_a + i);
     copy16(smem + L::tw_bc, p.tw_bc, 4 * 32 * 16, threadIdx.x);
     const float scale = __ldg(p.scale + h);
     for (int i = threadIdx.x; i < 4 * 32; i += 512) {   // the inverse's table: W · scale (a power of two)
@@ -382,7 +390,7 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
                 for (int i = 0; i < 2; ++i) {
                     acc[i].zero();
                     left_mul<BF16, false>(acc[i], fa, xr[i], xi[i]);
-                    twiddle<false>(acc[i], tw_a + (k * 16 + warp + 8 * i) * 128 + lane);
+                    twiddle<false>(acc[i], tw_a + (k * 16 + warp + 8 * i) * 128 + (lane ^ ((warp & 1) << 2)));
                 }
 #pragma unroll
                 for (int i = 0; i < 2; ++i)
@@ -452,8 +460,8 @@ __global__ void __launch_bounds__(512, 1) monarch_v2_kernel(Params p) {
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
                 // conj stage-A twiddle at (b, c), m = 16b + c: the chunk owner's table read transposed
-                // (chunk q = b, its row k_a is lane (k_a&7)·4 + t's row half k_a>>3).
-                const float4* ta = tw_a + k * 16 * 128 + (ka[i] >> 3) * 32 + (ka[i] & 7) * 4 + t;
+                // (chunk q = b, its row k_a is lane (k_a&7)·4 + t's row half k_a>>3; tw_a_slot's swizzle).
+                const float4* ta = tw_a + k * 16 * 128 + (ka[i] >> 3) * 32 + (((ka[i] & 7) ^ (g & 1)) * 4) + t;
 #pragma unroll
                 for (int hh = 0; hh < 2; ++hh)
 #pragma unroll
