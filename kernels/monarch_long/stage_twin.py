@@ -9,7 +9,11 @@ u·w computed in fp32 and rounded; the output y·v likewise.
 The kernel's spectrum pairs are fp16 here too (plan.pair_spectrum) and A, B are formed from them
 in fp32 (plan.pair_coefficients). The one deliberate difference: the kernel computes twiddles
 with the SFU (|error| < 1e-6) where the twin uses exact ones rounded to fp32, and its MMA
-accumulation order differs, so the two agree to about 1e-4 relative (fp16), not bit for bit.
+accumulation order differs. Differences that small still flip an fp16 rounding now and then, and
+the flips cascade through the later rounding points: monarch_long's kernel and the twin measure
+4.9e-4 apart at 64K fp16 causal (twin vs float64 8.9e-4), and a twin given the kernel's kind of
+sub-fp16 differences lands as far (tools/twin_agreement.py; tests/test_monarch_long.py's
+TWIN_AGREEMENT says why that bound).
 """
 from __future__ import annotations
 
