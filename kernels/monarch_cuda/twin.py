@@ -8,7 +8,9 @@ arithmetic on the packed operand for fp16 (half2: each part is fl(fl(a·c) ∓ b
 bf16; the result rounded to the dtype where the kernel stores it to shared memory (after stage A,
 after B⁻¹) or packs it into an MMA operand (after B, after C, after C⁻¹); stage A⁻¹ sums both
 kinds in fp32 and rounds once. The kernel's MMA accumulation order differs, so the two
-agree to about 1e-4 relative (fp16), not bit for bit.
+agree to 3.8–4.4e-4 relative (fp16 and bf16, measured on the H200 over the devcheck grid:
+kernels/monarch_cuda/measurements/h200-v2.3-devcheck.txt), not bit for bit: a sub-ulp difference
+flips an fp16 rounding now and then, and the flip propagates through the later rounding points.
 """
 from __future__ import annotations
 
