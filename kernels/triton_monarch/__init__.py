@@ -99,11 +99,13 @@ def default_config(problem: Problem, split: bool | None = None) -> tuple[int, in
     """(num_warps, pairs per program, register cap) used without autotuning (interpreter, checks):
     4 warps while a pair's transforms have at most 4K points in all (T·KINDS, the FFT size), else
     8, and 16 at causal 16K (the output tile lives beside the working tile: 8 warps would need
-    256 registers for the two). Split plans: the rows kernel's, by its (16, L) tile, 8 warps from
-    4K points (the fused plans' choice at that tile size) — they are never autotuned."""
+    256 registers for the two). Split plans (never autotuned): the rows kernel's, by its (16, L)
+    tile — from 4K points 8 warps capped at 128 registers, the fused plans' winner at 4K causal
+    and 8K circular (ptxas sm_90, the 8K-point tile of 16K and 32K: 176 registers uncapped, one
+    block per SM; 128 and 32 B of stack capped, two; NOTES.md, split)."""
     plan = Plan.for_problem(problem, split=split)
     if plan.split:
-        return (8, 1, None) if plan.rows * plan.r2 * plan.r3 >= 4096 else (4, 1, None)
+        return (8, 1, 128) if plan.rows * plan.r2 * plan.r3 >= 4096 else (4, 1, None)
     points = problem.fft_size
     return (4, 1, None) if points <= 4096 else (8, 1, None) if points <= 16384 else (16, 1, None)
 

@@ -158,7 +158,7 @@ class Plan:
         base = "x".join(map(str, self.radices))
         if self.split:
             kinds = ", cyclic+negacyclic" if self.kinds == 2 else ""
-            return f"{base} split ({self.passes} row programs of {self.rows} rows{kinds}, then columns)"
+            return f"{base} split ({self.passes} row program{'s' * (self.passes > 1)} of {self.rows} rows{kinds}, then columns)"
         if self.kinds == 1:
             return base
         return base + (" (cyclic+negacyclic, one pass)" if self.passes == 1 else " (cyclic+negacyclic, a pass each)")
