@@ -1,4 +1,5 @@
-"""Monarch FFT convolution in Triton: one fused program per pair of rows (or PAIRS pairs in turn).
+"""Monarch FFT convolution in Triton: one fused program per pair of rows (or PAIRS pairs in turn), or
+at 32K a split plan of two kernels (the end of this comment).
 
 Operation: y = irfft(rfft(u)·k_f, F)[:N] per row, F = N (circular) or 2N (causal); gated:
 y = v ⊙ conv(u ⊙ w, k). Rows b and b+1 of one channel form z = x_b + i·x_{b+1} (plan.py says why).
@@ -31,10 +32,23 @@ fp32 accumulation; fp32 problems use fp32 operands with input_precision="ieee").
 data is rounded to the operand dtype; twiddles and the spectrum product run in fp32. Intermediates
 stay in registers; Triton's layout conversions (dot operands, permutes) go through shared memory.
 DFT matrices (scaled 1/√r, so both transforms are unitary) and twiddle tables are precomputed in
-the factory. Supported: power-of-two N = 256 … 16384, both modes.
+the factory. Supported: power-of-two N = 256 … 16384 fused (monarch_conv_kernel), both modes.
 Bytes per element: u read once, y written once (4 B fp16; gated + v, w: 8 B); spectrum 4 B per
 bin (fp16) per program from L2. Measured bound of v1 (ncu, 4K causal): latency — one 8-warp block
 per SM (registers), issue slots 32% busy; NOTES.md.
+
+Split plans (N = 32K, where no program holds a T-point tile; selectable at any N): the pass above
+cut between its last two dots, over two kernels (plan.py: blocks of ROWS = 16 stage-1 rows).
+  monarch_rows_kernel     one program per (pair, block p): stage 1 as a K loop over n1 in chunks
+                          of 16, (ROWS, 16) @ (16, L) accumulated in fp32 (the input is never held
+                          whole), then _spectral_pass down to D [ρ, m], stored (operand dtype) as
+                          rows p·ROWS + ρ of the pair's scratch slot (2, KINDS·R1, L)
+  monarch_columns_kernel  one program per (pair, block of BC columns): G1 @ D, (R1, KINDS·R1) @
+                          (KINDS·R1, BC) with the gather matrix — summing the kinds in fp32 —,
+                          gating, store
+The wrapper launches the two over slices of the (channel, pair) slots sized so the slice's
+scratch stays in L2 (24 MiB). Bytes per element, fp16 causal: HBM as above; through L2 the
+scratch (8 B), the input re-read by each rows program of its pair (2 B each) and the spectrum.
 """
 import triton
 import triton.language as tl
