@@ -158,13 +158,13 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
                "skips_work": "causal: the zero padding is never transformed (two N-point kinds); "
                              "partial and frequency-sparse problems multiply by the dense (zeroed) "
                              "spectrum (NOTES.md: v2)"}
-    if plan.split:
-        return _split(problem, inputs, plan, tables, config or default_config(problem, True), scratch_mib, details)
     u = inputs.u.contiguous()
     v = inputs.v.contiguous() if problem.gated else u
     w = inputs.w.contiguous() if problem.gated else u
     out = inputs.out
     n_pairs = math.ceil(problem.batch / 2)
+    if plan.split:
+        return _split(problem, plan, (u, v, w, out), tables, config or default_config(problem, True), scratch_mib, details)
     args = (u, v, w, out, *tables, problem.batch, problem.channels, problem.seqlen, n_pairs)
     # input_precision matters only for fp32 operands (exact "ieee", not TF32); fp16/bf16 ignore it
     meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
@@ -197,7 +197,7 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
     return Prepared(run=run, details=details)
 
 
-def _split(problem: Problem, inputs: Inputs, plan: Plan, tables: tuple, config: tuple[int, int, int | None],
+def _split(problem: Problem, plan: Plan, io: tuple, tables: tuple, config: tuple[int, int, int | None],
            scratch_mib: float | None, details: dict) -> Prepared:
     """A split plan's launches: per slice of the (channel, pair) slots, the rows kernel (PASSES
     programs a pair) writes the slice's scratch, then the columns kernel (L/BC programs a pair)
@@ -205,20 +205,15 @@ def _split(problem: Problem, inputs: Inputs, plan: Plan, tables: tuple, config: 
     warps, pairs, maxnreg = config
     if pairs != 1:
         raise ValueError("a split plan runs one pair per program")
+    u, v, w, out = io
     op = tables[0].dtype
-    length = plan.r2 * plan.r3
-    rows_total = plan.kinds * plan.r1
-    bc = min(length, 8192 // rows_total)  # the columns kernel's (KINDS·R1, BC) tile: 8K points
+    length, bc = plan.r2 * plan.r3, plan.columns_block
     n_pairs = math.ceil(problem.batch / 2)
     slots = problem.channels * n_pairs
-    slot_bytes = 2 * rows_total * length * op.itemsize
+    slot_bytes = 2 * plan.kinds * plan.size * op.itemsize  # (2, KINDS·R1, L)
     per_launch = slots if scratch_mib is None else max(1, min(slots, int(scratch_mib * 2**20) // slot_bytes))
-    scratch = torch.empty(per_launch, 2, rows_total, length, dtype=op, device=inputs.u.device)
-    g1 = plan.gather_matrix(op).to(inputs.u.device)
-    u = inputs.u.contiguous()
-    v = inputs.v.contiguous() if problem.gated else u
-    w = inputs.w.contiguous() if problem.gated else u
-    out = inputs.out
+    scratch = torch.empty(per_launch, 2, plan.kinds * plan.r1, length, dtype=op, device=u.device)
+    g1 = plan.gather_matrix(op).to(u.device)
     sizes = (problem.batch, problem.channels, problem.seqlen, n_pairs)
     prec = "ieee" if op == torch.float32 else "tf32"
     rows_meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, ROWS=plan.rows, GATED=problem.gated,

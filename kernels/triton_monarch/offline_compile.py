@@ -57,9 +57,7 @@ def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = Fal
 def split_compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False) -> dict:
     """A split plan's two kernels: {"rows": stats (warps, maxnreg), "columns": stats (4 warps)}."""
     rows = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, ROWS=plan.rows, GATED=gated, PREC="tf32")
-    length = plan.r2 * plan.r3
-    columns = dict(R1=plan.r1, L=length, KINDS=plan.kinds, BC=min(length, 8192 // (plan.kinds * plan.r1)),
-                   GATED=gated, PREC="tf32")
+    columns = dict(R1=plan.r1, L=plan.r2 * plan.r3, KINDS=plan.kinds, BC=plan.columns_block, GATED=gated, PREC="tf32")
     return {"rows": _stats(monarch_rows_kernel, rows, warps, maxnreg),
             "columns": _stats(monarch_columns_kernel, columns, 4, None)}
 

@@ -163,6 +163,11 @@ class Plan:
             return base
         return base + (" (cyclic+negacyclic, one pass)" if self.passes == 1 else " (cyclic+negacyclic, a pass each)")
 
+    @property
+    def columns_block(self) -> int:
+        """BC of a split plan: columns per columns-kernel program, a (KINDS·R1, BC) tile of 8K points."""
+        return min(self.r2 * self.r3, 8192 // (self.kinds * self.r1))
+
     def _j1(self) -> torch.Tensor:
         """(PASSES, ROWS, 1): the stage-1 frequency index j1 = PASSES·ρ + p of each tile row
         (= KINDS·k1 + κ: one pass, j1 = ρ; a pass per kind, ρ = k1 and p = κ)."""
