@@ -5,13 +5,14 @@ suites, not from here; this is the kernel's predict → measure loop (NOTES.md).
 
     python -m kernels.triton_monarch.devcheck [--quick | --no-check] [--time 256,...,32768 | --time '']
                                               [--fixed] [--variants]
-    python -m kernels.triton_monarch.devcheck --split [--no-check]
+    python -m kernels.triton_monarch.devcheck --split [--no-check | --time '']
 
 Compiles ~64 kernels for the checks and ~75 for autotuned timing (2–4 s each on one CPU core);
 split it into `--time ''` and `--no-check` if one device call's 10 minutes are too few.
---split checks only the split plans (32K, and 16K forced split; two launch pairs or more) and
-times them: 16×768×32K with its rows-kernel configs and scratch sizes, 32×768×16K with both
-16K plans (fused, autotuned; split) — the same points (rows) as 64×768×16K at half the batch.
+--split checks only the split plans (32K, and 16K forced split; two launch pairs or more: 34
+cases, ~32 kernels to compile) and times them (18 points, ~20 compiles): 16×768×32K with its
+rows-kernel configs and scratch sizes, 32×768×16K with both 16K plans (fused, autotuned; split) —
+as many samples as 64×768×16K at half the batch.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def main() -> None:
     if not args.no_check:
         ok = check_all([(3, 5)] if args.quick else [(3, 5), (33, 4)], args.split)
         print("correctness:", "all within budget" if ok else "FAILURES", flush=True)
-    if args.split:
+    if args.split and args.time:
         time_split()
     elif args.time:
         time_points([int(x) for x in args.time.split(",")], args.fixed, args.variants)
