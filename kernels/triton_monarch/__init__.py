@@ -1,5 +1,7 @@
 """triton_monarch: the Monarch FFT convolution written in Triton (kernel.py), one fused program per
-pair of rows, autotuned over warps, pairs per program and a register cap (NOTES.md: measurements).
+pair of rows, autotuned over warps, pairs per program and a register cap (NOTES.md: measurements);
+at 32K, where no program holds a pair's transform, a split plan: a rows kernel and a columns
+kernel through a scratch buffer sized for L2, launched over slices of the pairs (fixed configs).
 
 Runs compiled on a GPU with compute capability ≥ 8.0, or on CPU tensors under the Triton
 interpreter (TRITON_INTERPRET=1), which is how CI tests it. Triton is imported only when a kernel
@@ -17,9 +19,12 @@ import torch
 from fftbench.inputs import Inputs
 from fftbench.problem import Problem
 from fftbench.registry import Prepared, register_backend
-from kernels.triton_monarch.plan import Plan, factorisation
+from kernels.triton_monarch.plan import Plan
 
-SEQLENS = (256, 16384)
+SEQLENS = (256, 32768)
+# Split plans: the scratch of one launch pair (rows kernel, then columns kernel), so that what the
+# rows kernel writes is still in L2 (50 MB on the H100/H200) when the columns kernel reads it.
+SCRATCH_MIB = 24.0
 _OPERAND_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 # (num_warps, pairs per program, register cap) tried by the autotuner, by the points a program
 # transforms per pair, T·KINDS (the FFT size: causal runs two T-point kinds).
@@ -62,9 +67,11 @@ def unavailable_reason() -> str | None:
 
 
 def unsupported_reason(problem: Problem) -> str | None:
-    if factorisation(problem) is None:
-        return (f"N = {problem.seqlen} has no single-program factorisation (N 256..16K, both modes; "
-                "a 32K-point tile is 256 KB in fp32, the whole register file of an SM)")
+    try:
+        Plan.for_problem(problem)
+    except ValueError:
+        return (f"N = {problem.seqlen} has no plan (powers of two 256..32K, both modes: one program per "
+                "pair up to 16K, split into a rows and a columns kernel at 32K)")
     if problem.dtype == "bf16" and interpreted():
         return "the Triton interpreter's tl.dot mishandles bf16 on CPU; bf16 runs compiled on a GPU only"
     return None
@@ -73,7 +80,9 @@ def unsupported_reason(problem: Problem) -> str | None:
 def executed_flops(problem: Problem) -> float:
     """Tensor-core FLOPs of the plan (Plan.flops_per_row) plus the fp32 elementwise work per
     complex point, kind and two rows: 6 per twiddle (stage-1 twiddle twice, the 3-stage product
-    and stage-2 twiddle twice more), 6 for the spectrum product, and the gating products."""
+    and stage-2 twiddle twice more), 6 for the spectrum product, and the gating products. A split
+    plan executes the same count: its rows kernel's K loop and its columns kernel's gather are the
+    fused plan's stage-1 dots, regrouped."""
     plan = Plan.for_problem(problem)
     elementwise = 6 * (2 + (4 if plan.r3 > 1 else 0) + 1) * plan.size * plan.kinds / 2
     gating = 2 * problem.seqlen if problem.gated else 0
@@ -86,13 +95,27 @@ def _prune(configs, named_args, **kwargs):
     return [c for c in configs if (c.num_warps, c.kwargs["PAIRS"], c.maxnreg) in wanted]
 
 
-def default_config(problem: Problem) -> tuple[int, int, int | None]:
+def default_config(problem: Problem, split: bool | None = None) -> tuple[int, int, int | None]:
     """(num_warps, pairs per program, register cap) used without autotuning (interpreter, checks):
     4 warps while a pair's transforms have at most 4K points in all (T·KINDS, the FFT size), else
     8, and 16 at causal 16K (the output tile lives beside the working tile: 8 warps would need
-    256 registers for the two)."""
+    256 registers for the two). Split plans (never autotuned): the rows kernel's, by its (16, L)
+    tile — from 4K points 8 warps capped at 128 registers, the fused plans' winner at 4K causal
+    and 8K circular (ptxas sm_90, the 8K-point tile of 16K and 32K: 176 registers uncapped, one
+    block per SM; 128 and 32 B of stack capped, two; NOTES.md, split)."""
+    plan = Plan.for_problem(problem, split=split)
+    if plan.split:
+        return (8, 1, 128) if plan.rows * plan.r2 * plan.r3 >= 4096 else (4, 1, None)
     points = problem.fft_size
     return (4, 1, None) if points <= 4096 else (8, 1, None) if points <= 16384 else (16, 1, None)
+
+
+@functools.cache
+def _split_kernels():
+    """(rows kernel, columns kernel), imported on first use."""
+    from kernels.triton_monarch.kernel import monarch_columns_kernel, monarch_rows_kernel
+
+    return monarch_rows_kernel, monarch_columns_kernel
 
 
 @functools.cache
@@ -115,33 +138,38 @@ def _kernels():
     supports=unsupported_reason, flops=executed_flops,
 )
 def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int | None] | None = None,
-                   radices: tuple[int, ...] | None = None, kinds_per_pass: int | None = None) -> Prepared:
-    """Monarch FFT convolution in Triton (tl.dot stages, fused, autotuned).
+                   radices: tuple[int, ...] | None = None, kinds_per_pass: int | None = None,
+                   split: bool | None = None, scratch_mib: float | None = SCRATCH_MIB) -> Prepared:
+    """Monarch FFT convolution in Triton (tl.dot stages; fused and autotuned up to 16K, split at 32K).
 
     config=(num_warps, pairs per program, register cap or None) skips autotuning (always skipped
-    under the interpreter); radices and kinds_per_pass override the plan's (for exploring others)."""
-    plan = Plan.for_problem(problem, radices, kinds_per_pass)
+    under the interpreter; split plans are never autotuned, config sets their rows kernel's);
+    radices, kinds_per_pass and split override the plan's (for exploring others); scratch_mib
+    bounds a split plan's scratch per launch pair (None: the whole problem in one launch pair)."""
+    plan = Plan.for_problem(problem, radices, kinds_per_pass, split)
     device = inputs.u.device
     op = _OPERAND_DTYPES[problem.dtype]
     mats = [plan.stage1_matrices(op).to(device)] + [plan.dft_matrix(r, op).to(device) for r in plan.radices[1:]]
     if len(mats) == 2:
         mats.append(mats[1])  # unused third-stage placeholder
-    ta, tb, tc = (t.to(device) for t in plan.twiddles())
-    spec = plan.spectrum(problem, inputs.k, torch.float32 if op == torch.float32 else torch.float16).to(device)
+    tables = (*mats, *(t.to(device) for t in plan.twiddles()),
+              plan.spectrum(problem, inputs.k, torch.float32 if op == torch.float32 else torch.float16).to(device))
+    details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
+               "skips_work": "causal: the zero padding is never transformed (two N-point kinds); "
+                             "partial and frequency-sparse problems multiply by the dense (zeroed) "
+                             "spectrum (NOTES.md: v2)"}
     u = inputs.u.contiguous()
     v = inputs.v.contiguous() if problem.gated else u
     w = inputs.w.contiguous() if problem.gated else u
     out = inputs.out
     n_pairs = math.ceil(problem.batch / 2)
-    args = (u, v, w, out, *mats, ta, tb, tc, spec, problem.batch, problem.channels, problem.seqlen, n_pairs)
+    if plan.split:
+        return _split(problem, plan, (u, v, w, out), tables, config or default_config(problem, True), scratch_mib, details)
+    args = (u, v, w, out, *tables, problem.batch, problem.channels, problem.seqlen, n_pairs)
     # input_precision matters only for fp32 operands (exact "ieee", not TF32); fp16/bf16 ignore it
     meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
                 GATED=problem.gated, PREC="ieee" if op == torch.float32 else "tf32")
     kernel, tuned = _kernels()
-    details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
-               "skips_work": "causal: the zero padding is never transformed (two N-point kinds); "
-                             "partial and frequency-sparse problems multiply by the dense (zeroed) "
-                             "spectrum (NOTES.md: v2)"}
 
     if config is not None or interpreted():  # a fixed configuration, no autotuning
         warps, pairs, maxnreg = config or default_config(problem)
@@ -166,4 +194,41 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
     best = tuned.best_config
     details["config"] = (f"PAIRS={best.kwargs['PAIRS']}, num_warps={best.num_warps}, "
                          f"num_stages={best.num_stages}, maxnreg={best.maxnreg}")
+    return Prepared(run=run, details=details)
+
+
+def _split(problem: Problem, plan: Plan, io: tuple, tables: tuple, config: tuple[int, int, int | None],
+           scratch_mib: float | None, details: dict) -> Prepared:
+    """A split plan's launches: per slice of the (channel, pair) slots, the rows kernel (PASSES
+    programs a pair) writes the slice's scratch, then the columns kernel (L/BC programs a pair)
+    reads it back — from L2 while the scratch fits there."""
+    warps, pairs, maxnreg = config
+    if pairs != 1:
+        raise ValueError("a split plan runs one pair per program")
+    u, v, w, out = io
+    op = tables[0].dtype
+    length, bc = plan.r2 * plan.r3, plan.columns_block
+    n_pairs = math.ceil(problem.batch / 2)
+    slots = problem.channels * n_pairs
+    slot_bytes = 2 * plan.kinds * plan.size * op.itemsize  # (2, KINDS·R1, L)
+    per_launch = slots if scratch_mib is None else max(1, min(slots, int(scratch_mib * 2**20) // slot_bytes))
+    scratch = torch.empty(per_launch, 2, plan.kinds * plan.r1, length, dtype=op, device=u.device)
+    g1 = plan.gather_matrix(op).to(u.device)
+    sizes = (problem.batch, problem.channels, problem.seqlen, n_pairs)
+    prec = "ieee" if op == torch.float32 else "tf32"
+    rows_meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, ROWS=plan.rows, GATED=problem.gated,
+                     PREC=prec, num_warps=warps, num_stages=1, **({} if maxnreg is None else {"maxnreg": maxnreg}))
+    columns_meta = dict(R1=plan.r1, L=length, KINDS=plan.kinds, BC=bc, GATED=problem.gated, PREC=prec,
+                        num_warps=4, num_stages=1)
+    rows_kernel, columns_kernel = _split_kernels()
+
+    def run():
+        for first in range(0, slots, per_launch):
+            n = min(per_launch, slots - first)
+            rows_kernel[(n * plan.passes,)](u, w, scratch, *tables, *sizes, first, **rows_meta)
+            columns_kernel[(n * (length // bc),)](v, out, scratch, g1, *sizes, first, **columns_meta)
+        return out
+
+    details["config"] = (f"rows: num_warps={warps}, num_stages=1, maxnreg={maxnreg}; columns: num_warps=4, "
+                         f"BC={bc}; {per_launch} pairs per launch pair, scratch {scratch.nbytes / 2**20:.3g} MiB (fixed)")
     return Prepared(run=run, details=details)

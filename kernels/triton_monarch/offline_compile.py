@@ -4,6 +4,8 @@ and schedules before any device time. Static counts hold the pass loop's body on
 per kind it runs twice.
 
     python -m kernels.triton_monarch.offline_compile causal 1024 4 [--maxnreg 128] [--radices 32x32] [--kp 1]
+    python -m kernels.triton_monarch.offline_compile causal 16384 8 --split   (32K: split by default)
+(a split plan's warps and register cap are its rows kernel's; its columns kernel runs 4 warps)
 """
 from __future__ import annotations
 
@@ -18,23 +20,19 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from fftbench.problem import Problem
-from kernels.triton_monarch.kernel import monarch_conv_kernel
+from kernels.triton_monarch.kernel import monarch_columns_kernel, monarch_conv_kernel, monarch_rows_kernel
 from kernels.triton_monarch.plan import Plan
 
-_POINTERS = ("u_ptr", "v_ptr", "w_ptr", "y_ptr", "m1_ptr", "m2_ptr", "m3_ptr", "spec_ptr")
+_POINTERS = ("u_ptr", "v_ptr", "w_ptr", "y_ptr", "d_ptr", "m1_ptr", "m2_ptr", "m3_ptr", "g1_ptr", "spec_ptr")
 
 
-def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False) -> dict:
-    """fp16 operands and I/O, PAIRS = 1; returns registers, stack bytes, shared bytes, SASS lines."""
-    signature = {name: "*fp16" for name in _POINTERS}
-    signature.update({"ta_ptr": "*fp32", "tb_ptr": "*fp32", "tc_ptr": "*fp32"})
-    signature.update({name: "i32" for name in ("B", "H", "N", "n_pairs")})
-    constants = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
-                     GATED=gated, PREC="tf32", PAIRS=1)
-    signature.update({name: "constexpr" for name in constants})
-    ordered = {name: signature[name] for name in monarch_conv_kernel.arg_names}
+def _stats(fn, constants: dict, warps: int, maxnreg: int | None) -> dict:
+    """Compile fn (fp16 operands and I/O, fp32 twiddles, i32 sizes) for sm_90; registers, stack
+    bytes, shared bytes, static SASS instructions per thread."""
+    signature = {name: "*fp16" if name in _POINTERS else "*fp32" if name.endswith("_ptr")
+                 else "constexpr" if name in constants else "i32" for name in fn.arg_names}
     options = {"num_warps": warps, "num_stages": 1, **({"maxnreg": maxnreg} if maxnreg else {})}
-    compiled = triton.compile(ASTSource(fn=monarch_conv_kernel, signature=ordered, constexprs=constants),
+    compiled = triton.compile(ASTSource(fn=fn, signature=signature, constexprs=constants),
                               target=GPUTarget("cuda", 90, 32), options=options)
     tools = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
@@ -49,6 +47,21 @@ def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = Fal
             "sass_instructions": len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass))}
 
 
+def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False) -> dict:
+    """The fused kernel, PAIRS = 1."""
+    constants = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
+                     GATED=gated, PREC="tf32", PAIRS=1)
+    return _stats(monarch_conv_kernel, constants, warps, maxnreg)
+
+
+def split_compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False) -> dict:
+    """A split plan's two kernels: {"rows": stats (warps, maxnreg), "columns": stats (4 warps)}."""
+    rows = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, ROWS=plan.rows, GATED=gated, PREC="tf32")
+    columns = dict(R1=plan.r1, L=plan.r2 * plan.r3, KINDS=plan.kinds, BC=plan.columns_block, GATED=gated, PREC="tf32")
+    return {"rows": _stats(monarch_rows_kernel, rows, warps, maxnreg),
+            "columns": _stats(monarch_columns_kernel, columns, 4, None)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=("causal", "circular"))
@@ -57,12 +70,17 @@ def main() -> None:
     ap.add_argument("--maxnreg", type=int)
     ap.add_argument("--radices", help="e.g. 32x32 (default: the plan table's)")
     ap.add_argument("--kp", type=int, help="kinds per pass (default: the plan table's)")
+    ap.add_argument("--split", action="store_true", help="the split plan (the default at 32K): both kernels")
     args = ap.parse_args()
     radices = tuple(map(int, args.radices.split("x"))) if args.radices else None
-    plan = Plan.for_problem(Problem(2, 1, args.n, "fp16", args.mode), radices, args.kp)
-    stats = compile_stats(plan, args.warps, args.maxnreg)
-    print(f"{args.mode} {args.n} {plan.name}, {args.warps} warps, maxnreg {args.maxnreg}: "
-          + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    plan = Plan.for_problem(Problem(2, 1, args.n, "fp16", args.mode), radices, args.kp, args.split or None)
+    head = f"{args.mode} {args.n} {plan.name}, {args.warps} warps, maxnreg {args.maxnreg}"
+    if plan.split:
+        for kernel, stats in split_compile_stats(plan, args.warps, args.maxnreg).items():
+            print(f"{head}, {kernel} kernel: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    else:
+        stats = compile_stats(plan, args.warps, args.maxnreg)
+        print(f"{head}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
 
 
 if __name__ == "__main__":

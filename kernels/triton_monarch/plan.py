@@ -33,6 +33,13 @@ the kinds of a pass inside its fp32 accumulator, and the passes accumulate into 
 Every DFT matrix is scaled by 1/√r, so the forward and inverse are unitary and together give
 exactly (1/T)·Σ… above; values stay O(1) through every fp16 rounding. tl.dot needs every
 dimension ≥ 16, so R1, R2, R3 ≥ 16.
+In general a plan cuts the KINDS·R1 stage-1 rows j1 into PASSES blocks of ROWS rows, row ρ of
+block p being j1 = PASSES·ρ + p (KP = KINDS: one block, j1 = ρ; KP = 1: j1 = KINDS·ρ + κ).
+Split plans (32K, where no program holds a T-point tile; selectable at every N): blocks of
+ROWS = 16 rows, one program each (kernel.py's rows kernel), which stores its D block (the input of
+the last inverse stage) to a scratch buffer; a columns kernel then applies the last inverse
+stage to all KINDS·R1 rows at once with the gather matrix G1 (R1, KINDS·R1) = the blocks'
+inverse stage-1 matrices side by side.
 """
 from __future__ import annotations
 
@@ -59,11 +66,23 @@ _CAUSAL = {256: ((16, 16), 2), 512: ((16, 32), 2), 1024: ((32, 32), 2), 2048: ((
            4096: ((16, 16, 16), 2), 8192: ((16, 32, 16), 2), 16384: ((32, 32, 16), 1)}
 
 
+# Split plans (both modes): T = R1·L with the rows kernel's (16, L) tile at 8K points (L = 512, as
+# the fused 8K plans' tiles); other N use the fused table's radices when a split is forced.
+_SPLIT = {16384: (32, 32, 16), 32768: (64, 32, 16)}
+SPLIT_ROWS = 16  # stage-1 rows per rows-kernel program: tl.dot's smallest M
+
+
 def factorisation(problem: Problem) -> tuple[tuple[int, ...], int] | None:
-    """(radices, kinds per pass) of the tables above, or None."""
+    """(radices, kinds per pass) of the single-program (fused) tables above, or None."""
     if problem.mode == "causal":
         return _CAUSAL.get(problem.seqlen)
     return (_CIRCULAR[problem.seqlen], 1) if problem.seqlen in _CIRCULAR else None
+
+
+def split_radices(problem: Problem) -> tuple[int, ...] | None:
+    """The split plan's factorisation of T = N, or None."""
+    fused = factorisation(problem)
+    return _SPLIT.get(problem.seqlen) or (fused[0] if fused else None)
 
 
 def _w(exponent: torch.Tensor, size: int) -> torch.Tensor:
@@ -81,20 +100,30 @@ def _planes(z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 class Plan:
     radices: tuple[int, ...]
     kinds: int          # 1 circular, 2 causal (cyclic + negacyclic)
-    kinds_per_pass: int
+    rows: int           # ROWS: stage-1 rows j1 per pass (fused) or per rows-kernel program (split)
+    split: bool = False
 
     @classmethod
     def for_problem(cls, problem: Problem, radices: tuple[int, ...] | None = None,
-                    kinds_per_pass: int | None = None) -> "Plan":
-        """The table's plan, or `radices` / `kinds_per_pass` (for exploring others), checked
-        against the problem and tl.dot's ≥ 16 rule."""
-        table_radices, table_kp = factorisation(problem) or ((), 1)
+                    kinds_per_pass: int | None = None, split: bool | None = None) -> "Plan":
+        """The table's plan — fused (one program per pair) where it exists, else split — or
+        `radices` / `kinds_per_pass` / `split` (for exploring others), checked against the
+        problem and tl.dot's ≥ 16 rule."""
         kinds = 2 if problem.mode == "causal" else 1
-        plan = cls(tuple(radices or table_radices), kinds, kinds_per_pass or table_kp)
-        if (len(plan.radices) not in (2, 3) or math.prod(plan.radices) != problem.seqlen
-                or min(plan.radices) < 16 or plan.kinds_per_pass not in (1, kinds)):
-            raise ValueError(f"plan {plan.radices}, {plan.kinds_per_pass} kinds per pass unusable for "
-                             f"N = {problem.seqlen} ({problem.mode})")
+        fused = factorisation(problem)
+        split = fused is None if split is None else split
+        if split:
+            radices = tuple(radices or split_radices(problem) or ())
+            rows = SPLIT_ROWS
+        else:
+            radices = tuple(radices or (fused or ((), 1))[0])
+            rows = (kinds_per_pass or (fused or ((), 1))[1]) * (radices[0] if radices else 0)
+        plan = cls(radices, kinds, rows, split)
+        if (len(radices) not in (2, 3) or math.prod(radices) != problem.seqlen or min(radices) < 16
+                or (split and kinds_per_pass is not None)
+                or (not split and plan.kinds_per_pass not in (1, kinds))):
+            raise ValueError(f"plan {radices}, {kinds_per_pass} kinds per pass, split={split} unusable "
+                             f"for N = {problem.seqlen} ({problem.mode})")
         return plan
 
     @property
@@ -115,26 +144,36 @@ class Plan:
         return self.r1 * self.r2 * self.r3
 
     @property
-    def rows(self) -> int:
-        """ROWS: rows of a pass's spectral tile, KP·R1."""
-        return self.kinds_per_pass * self.r1
+    def kinds_per_pass(self) -> int:
+        """KP of a fused plan: ROWS = KP·R1."""
+        return self.rows // self.r1
 
     @property
     def passes(self) -> int:
-        return self.kinds // self.kinds_per_pass
+        """PASSES: blocks of ROWS stage-1 rows (fused: a loop in the program; split: programs)."""
+        return self.kinds * self.r1 // self.rows
 
     @property
     def name(self) -> str:
         base = "x".join(map(str, self.radices))
+        if self.split:
+            kinds = ", cyclic+negacyclic" if self.kinds == 2 else ""
+            return f"{base} split ({self.passes} row program{'s' * (self.passes > 1)} of {self.rows} rows{kinds}, then columns)"
         if self.kinds == 1:
             return base
         return base + (" (cyclic+negacyclic, one pass)" if self.passes == 1 else " (cyclic+negacyclic, a pass each)")
 
+    @property
+    def columns_block(self) -> int:
+        """BC of a split plan: columns per columns-kernel program, a (KINDS·R1, BC) tile of 8K points."""
+        return min(self.r2 * self.r3, 8192 // (self.kinds * self.r1))
+
     def _j1(self) -> torch.Tensor:
-        """(PASSES, ROWS, 1): the stage-1 frequency index j1 = KINDS·k1 + κ of each tile row."""
+        """(PASSES, ROWS, 1): the stage-1 frequency index j1 = PASSES·ρ + p of each tile row
+        (= KINDS·k1 + κ: one pass, j1 = ρ; a pass per kind, ρ = k1 and p = κ)."""
         rho = torch.arange(self.rows)[None, :, None]
         p = torch.arange(self.passes)[:, None, None]
-        return self.kinds * (rho // self.kinds_per_pass) + p * self.kinds_per_pass + rho % self.kinds_per_pass
+        return self.passes * rho + p
 
     def stage1_matrices(self, dtype: torch.dtype) -> torch.Tensor:
         """(PASSES, 2, 2, ROWS·R1): per pass the forward matrix W_{KINDS·R1}^{n1·j1}/√R1 as
@@ -144,6 +183,12 @@ class Plan:
         fwd = _w(self._j1() * n1, self.kinds * self.r1) / math.sqrt(self.r1)
         inv = fwd.conj().transpose(-1, -2)
         return torch.stack([_planes(fwd, dtype).flatten(-2), _planes(inv, dtype).flatten(-2)], dim=1).contiguous()
+
+    def gather_matrix(self, dtype: torch.dtype) -> torch.Tensor:
+        """(2, R1, PASSES·ROWS): the split plan's last inverse stage for all rows at once, the
+        passes' inverse matrices [n1, ρ] side by side (column p·ROWS + ρ), re, im planes."""
+        inv = self.stage1_matrices(dtype)[:, 1].reshape(self.passes, 2, self.r1, self.rows)
+        return inv.permute(1, 2, 0, 3).reshape(2, self.r1, self.passes * self.rows).contiguous()
 
     def dft_matrix(self, r: int, dtype: torch.dtype) -> torch.Tensor:
         """(2, r, r): re, im of W_r^{nk}/√r for stages 2 and 3 (symmetric; the inverse is its conjugate)."""
