@@ -61,12 +61,22 @@ else
   cmd=(python3 run_bench.py --suite "$suite" "${where[@]}" --no-report --point-timeout $((budget / 2)))
 fi
 
+pack() {  # the run directory as it stands, replaced atomically so a kill never leaves half a tarball
+  tar czf "$out/.h200-$suite.tar.gz" -C reports/baselines "$(basename "$dir")" 2>/dev/null &&
+    mv -f "$out/.h200-$suite.tar.gz" "$out/h200-$suite.tar.gz"
+}
+# Re-packed every 20 s while the suite runs: if the device call's own limit ends this script before
+# its budget does, the rows finished so far still come back.
+( while sleep 20; do pack; done ) &
+packer=$!
+
 echo "== ${cmd[*]}  (stops after ${budget} s)" | tee "$log"
 # SIGINT lets the CLI stop cleanly (finished rows are already on disk); SIGKILL 30 s later if not.
 timeout -s INT -k 30 "$budget" "${cmd[@]}" 2>&1 | tee -a "$log"
 rc=${PIPESTATUS[0]}
 
-tar czf "$out/h200-$suite.tar.gz" -C reports/baselines "$(basename "$dir")"
+kill "$packer" 2>/dev/null
+pack
 if (( rc == 0 )); then
   echo "COMPLETE: $suite (rc 0) -> $out/h200-$suite.tar.gz" | tee -a "$log"
 else
