@@ -37,8 +37,14 @@ NCU_METRICS = {
     "tensor_active_pct": "sm__pipe_tensor_cycles_active.avg.pct_of_peak_sustained_active",
     "occupancy_pct": "sm__warps_active.avg.pct_of_peak_sustained_active",
     "registers": "launch__registers_per_thread",
+    # What limits a kernel that is not memory-bound (names as this H200's ncu exports them,
+    # kernels/monarch_long/measurements/h200-8593f54-ncu-1m-causal-raw.csv):
+    "inst_executed": "smsp__inst_executed.sum",
+    "issue_active_pct": "smsp__issue_active.avg.pct_of_peak_sustained_active",
+    "l1tex_throughput_pct": "l1tex__throughput.avg.pct_of_peak_sustained_active",
+    "l2_bytes": "lts__t_bytes.sum",
 }
-_TIME_WEIGHTED = ("tensor_active_pct", "occupancy_pct")
+_TIME_WEIGHTED = ("tensor_active_pct", "occupancy_pct", "issue_active_pct", "l1tex_throughput_pct")
 
 
 def ncu_path() -> str | None:
@@ -100,6 +106,10 @@ def summarize(kernels: list[dict], problem: Problem, flops_declared: float | Non
         "prof_flops_measured": tensor + fma_pipe,
         "prof_flops_vs_declared": (tensor + fma_pipe) / flops_declared if flops_declared else None,
         "prof_registers": max((k.get("registers") or 0 for k in kernels), default=None),
+        # warp instructions per input element: the budget an issue-bound kernel is judged by
+        "prof_inst_per_element": (total("inst_executed") / (problem.rows * problem.seqlen)
+                                  if any(k.get("inst_executed") is not None for k in kernels) else None),
+        "prof_l2_bytes": total("l2_bytes") if any(k.get("l2_bytes") is not None for k in kernels) else None,
     }
     for key in _TIME_WEIGHTED:  # a call's utilisation: each kernel's share weighted by its time
         out[f"prof_{key}"] = (sum((k.get(key) or 0) * (k.get("kernel_ns") or 0) for k in kernels) / time_ns
