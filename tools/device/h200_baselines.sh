@@ -6,8 +6,9 @@
 #
 # SUITE: seqlen, longrange, precision, sparsity or gated runs `run_bench.py --suite SUITE` into
 # reports/baselines/h200-SUITE (every backend, every point; --resume when that directory exists);
-# `profile` runs Nsight Compute over reports/baselines/h200-seqlen's 1K/4K/16K/1M causal points
-# (resumable too: profiled points are skipped). The run stops itself after BUDGET_S seconds
+# `profile` runs Nsight Compute over reports/baselines/h200-seqlen's 1K/4K/16K/1M causal points,
+# `profile-longrange` over h200-longrange's 1M causal points (resumable too: profiled points are
+# skipped; PROFILE_BACKENDS=b1,b2 limits either to those backends). The run stops itself after BUDGET_S seconds
 # (default 540, so a call fits a 10-minute device command); finished rows are kept, and the same
 # call again continues where it stopped. It prints COMPLETE or INCOMPLETE at the end.
 # REDO=B1,B2 (suites only, on a committed baseline): measure those backends' rows again after a
@@ -28,8 +29,9 @@ suite=${1:-}
 budget=${2:-540}
 case "$suite" in
   seqlen|longrange|precision|sparsity|gated) dir=reports/baselines/h200-$suite ;;
-  profile) dir=reports/baselines/h200-seqlen ;;
-  *) echo "usage: $0 seqlen|longrange|precision|sparsity|gated|profile [BUDGET_S]" >&2; exit 2 ;;
+  profile) dir=reports/baselines/h200-seqlen; seqlens=1K,4K,16K,1M ;;
+  profile-longrange) dir=reports/baselines/h200-longrange; seqlens=1M ;;
+  *) echo "usage: $0 seqlen|longrange|precision|sparsity|gated|profile|profile-longrange [BUDGET_S]" >&2; exit 2 ;;
 esac
 if ! [[ "$budget" =~ ^[0-9]+$ ]] || (( budget < 60 )); then
   echo "$0: BUDGET_S must be an integer of at least 60 seconds, not '$budget'" >&2; exit 2
@@ -46,11 +48,11 @@ out=${OUT:-/tmp/h200-baselines}
 mkdir -p "$out"
 log=$out/h200-$suite.log
 
-if [[ $suite == profile ]]; then
+if [[ $suite == profile* ]]; then
   if [[ ! -f $dir/results.jsonl ]]; then
     echo "$0: $dir has no results yet: run the seqlen suite first" >&2; exit 2
   fi
-  cmd=(python3 run_bench.py profile "$dir" --seqlens 1K,4K,16K,1M --modes causal)
+  cmd=(python3 run_bench.py profile "$dir" --seqlens "$seqlens" --modes causal ${PROFILE_BACKENDS:+--backends "$PROFILE_BACKENDS"})
 else
   # A point may take at most half the budget, so every call finishes at least one point.
   where=(--out "$dir"); [[ -f $dir/run.json ]] && where=(--resume "$dir")
