@@ -50,7 +50,7 @@ log=$out/h200-$suite.log
 
 if [[ $suite == profile* ]]; then
   if [[ ! -f $dir/results.jsonl ]]; then
-    echo "$0: $dir has no results yet: run the seqlen suite first" >&2; exit 2
+    echo "$0: $dir has no results yet: run its suite first" >&2; exit 2
   fi
   cmd=(python3 run_bench.py profile "$dir" --seqlens "$seqlens" --modes causal ${PROFILE_BACKENDS:+--backends "$PROFILE_BACKENDS"})
 else
