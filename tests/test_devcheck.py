@@ -1,7 +1,11 @@
 """The kernels' development checks share kernels/devcheck.py: a checked point is one line, ok
 within its budget, BAD over it, ERR when the backend raises, and every point is reported."""
+from pathlib import Path
+
+import pytest
 import torch
 
+from fftbench.cuda_build import nvcc_path
 from fftbench.problem import Problem
 from fftbench.registry import Prepared
 from kernels.devcheck import check_point, problems
@@ -30,3 +34,19 @@ def test_the_grid_covers_every_mode_dtype_and_gating_per_shape():
     assert len(grid) == 2 * 2 * 2 * 2 * 2
     assert {(p.mode, p.dtype, p.gated) for p in grid} == {(m, d, g) for m in ("causal", "circular")
                                                           for d in ("fp16", "bf16") for g in (False, True)}
+
+
+@pytest.mark.skipif(nvcc_path() is None, reason="needs nvcc")
+def test_a_candidate_source_builds_in_place_of_the_committed_kernel(tmp_path, monkeypatch):
+    """monarch_cuda's devcheck --source: a copy of monarch.cu kept elsewhere compiles (its
+    relative includes resolve) and becomes the library the backend loads."""
+    import kernels.monarch_cuda as backend
+    from kernels.monarch_cuda import devcheck
+
+    monkeypatch.setattr(backend, "LIBRARY", backend.LIBRARY)  # restored after the test
+    candidate = tmp_path / "monarch_candidate.cu"
+    candidate.write_text(Path(backend.__file__).with_name("monarch.cu").read_text())
+    library = devcheck.use_source(candidate)
+    assert backend.LIBRARY is library and library.sources[0] == candidate.resolve()
+    assert library.build().exists()
+    backend._library.cache_clear()
