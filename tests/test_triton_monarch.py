@@ -17,7 +17,7 @@ import torch
 from fftbench.inputs import kernel_spectrum, make_inputs
 from fftbench.problem import Problem
 from fftbench.reference import check_call
-from kernels.triton_monarch import default_config, triton_monarch, unavailable_reason, unsupported_reason
+from kernels.triton_monarch import default_config, executed_flops, triton_monarch, unavailable_reason, unsupported_reason
 from kernels.triton_monarch.plan import Plan, factorisation
 
 BUDGET = {"fp32": 1e-5, "fp16": 1e-3, "bf16": 8e-3}
@@ -36,6 +36,8 @@ INTERPRETED_CASES = [
 ] + [
     (512, "causal", "fp16", True, None, 0.0, None), (2048, "causal", "fp16", False, None, 0.0, None),
     (1024, "causal", "fp16", False, 100, 0.5, None),               # partial + frequency-sparse spectrum
+    (512, "causal", "fp16", True, None, 0.75, None),               # frequency-sparse: stage 2 on 16 of 32
+    (2048, "circular", "fp32", True, None, 0.75, None),            # columns (16 of 64 at 2K)
     (4096, "causal", "fp16", False, None, 0.0, None),              # the three-stage plans
     (4096, "circular", "fp16", True, None, 0.0, None),
     (256, "causal", "fp16", True, None, 0.0, 1), (1024, "causal", "fp32", False, None, 0.0, 1),
@@ -75,7 +77,7 @@ for n, mode, dtype, gated, k, sparsity, plan in json.loads(sys.argv[1]):
         prepared = triton_monarch(p, inputs, split=True, scratch_mib=3 * slot_mib if plan == "split:3" else None)
     e = check_call(p, inputs, prepared.run)
     out[repr((n, mode, dtype, gated, k, sparsity, plan))] = [e.rel_l2_err, e.nonfinite, prepared.details["decomposition"],
-                                                           prepared.details["config"]]
+                                                           prepared.details["config"], prepared.details["skips_work"]]
 print(json.dumps(out))
 """
 
@@ -93,8 +95,10 @@ def interpreted_errors():
 @pytest.mark.skipif(not HAS_TRITON, reason="needs the triton package")
 @pytest.mark.parametrize("case", INTERPRETED_CASES, ids=lambda c: "-".join(map(str, c)))
 def test_interpreter_matches_float64(case, interpreted_errors):
-    rel, nonfinite, decomposition, config = interpreted_errors[repr(case)]
+    rel, nonfinite, decomposition, config, skips = interpreted_errors[repr(case)]
     assert nonfinite == 0 and rel <= BUDGET[case[2]], (case, rel)
+    n, sparsity, plan = case[0], case[5], case[6]
+    assert ("spectral columns" in skips) == (sparsity >= 0.5 and 512 <= n <= 2048 and plan is None), skips
     assert ("split" in decomposition) == (isinstance(case[-1], str) or case[0] == 32768), decomposition
     if case[-1] == "split:3":
         assert "3 pairs per launch pair" in config, config
@@ -113,6 +117,31 @@ def test_every_supported_size_has_a_valid_plan(seqlen, mode, split):
     assert plan.size == seqlen and plan.kinds == (2 if mode == "causal" else 1) and min(plan.radices) >= 16
     assert plan.passes * plan.rows == plan.kinds * plan.r1
     assert sorted(plan.bin_of_tile().flatten().tolist()) == list(range(problem.fft_size))
+
+
+@pytest.mark.parametrize("seqlen,mode,sparsity,width", [
+    (1024, "causal", 0.5, 16), (1024, "causal", 0.75, 16), (512, "causal", 0.5, 16), (2048, "causal", 0.5, 32),
+    (2048, "causal", 0.75, 16), (1024, "circular", 0.5, 16), (2048, "circular", 0.75, 16),
+    (1024, "causal", 0.0, None), (1024, "causal", 0.25, None), (256, "causal", 0.75, None), (4096, "causal", 0.75, None),
+])
+def test_frequency_sparse_two_stage_plans_keep_every_live_column(seqlen, mode, sparsity, width):
+    """The kept k2 columns hold every non-zero bin of the problem's spectrum (so the skipped stage-2
+    work only ever multiplied zeros), as a power of two ≥ 16 below R2; none kept → nothing skipped
+    (dense, too little sparsity, R2 = 16 at 256, three stages at 4K)."""
+    problem = Problem(2, 3, seqlen, "fp16", mode, freq_sparsity=sparsity)
+    plan = Plan.for_problem(problem)
+    kept = plan.kept_columns(problem)
+    assert (None if kept is None else len(kept)) == width
+    if kept is None:
+        return
+    assert kept == sorted(set(kept)) and all(0 <= c < plan.r2 for c in kept)
+    spec = kernel_spectrum(problem, make_inputs(problem, "cpu", seed=1).k, dtype=torch.complex128)
+    full = torch.cat([spec, spec[:, 1:problem.fft_size - spec.shape[1] + 1].flip(-1).conj()], dim=-1)
+    tiles = full[:, plan.bin_of_tile()].reshape(3, -1, plan.r2)   # (H, PASSES·ROWS, R2) [ρ, k2]
+    live = (tiles.abs() > 0).any(0).any(0).nonzero().flatten().tolist()
+    assert set(live) <= set(kept)
+    assert executed_flops(problem) < executed_flops(Problem(2, 3, seqlen, "fp16", mode))
+    assert plan.spectrum(problem, make_inputs(problem, "cpu", seed=1).k, torch.float16).shape[-1] == plan.rows * len(kept)
 
 
 def test_sizes_beyond_the_split_plan_are_refused_with_the_range():

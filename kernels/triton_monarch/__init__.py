@@ -84,9 +84,11 @@ def executed_flops(problem: Problem) -> float:
     plan executes the same count: its rows kernel's K loop and its columns kernel's gather are the
     fused plan's stage-1 dots, regrouped."""
     plan = Plan.for_problem(problem)
-    elementwise = 6 * (2 + (4 if plan.r3 > 1 else 0) + 1) * plan.size * plan.kinds / 2
+    kept = plan.kept_columns(problem)
+    spectrum_share = 1.0 if kept is None else len(kept) / plan.r2
+    elementwise = 6 * (2 + (4 if plan.r3 > 1 else 0) + spectrum_share) * plan.size * plan.kinds / 2
     gating = 2 * problem.seqlen if problem.gated else 0
-    return problem.rows * (plan.flops_per_row() + elementwise + gating)
+    return problem.rows * (plan.flops_per_row(None if kept is None else len(kept)) + elementwise + gating)
 
 
 def _prune(configs, named_args, **kwargs):
@@ -127,7 +129,7 @@ def _kernels():
 
     every = sorted({c for cs in _CONFIGS.values() for c in cs}, key=str)
     configs = [triton.Config({"PAIRS": p}, num_warps=w, num_stages=1, maxnreg=r) for w, p, r in every]
-    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "KINDS", "KP", "GATED", "PREC", "n_pairs"],
+    tuned = triton.autotune(configs, key=["R1", "R2", "R3", "KINDS", "KP", "GATED", "PREC", "KEPT", "n_pairs"],
                             prune_configs_by={"early_config_prune": _prune})(monarch_conv_kernel)
     return monarch_conv_kernel, tuned
 
@@ -149,15 +151,18 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
     plan = Plan.for_problem(problem, radices, kinds_per_pass, split)
     device = inputs.u.device
     op = _OPERAND_DTYPES[problem.dtype]
+    kept = plan.kept_columns(problem)
     mats = [plan.stage1_matrices(op).to(device)] + [plan.dft_matrix(r, op).to(device) for r in plan.radices[1:]]
-    if len(mats) == 2:
-        mats.append(mats[1])  # unused third-stage placeholder
+    if len(mats) == 2:  # two stages: stage 2 forward F2[:, kept] and inverse F2[kept, :] (m2, m3)
+        f2 = mats[1]
+        mats[1:] = [f2, f2] if kept is None else [f2[:, :, kept].contiguous(), f2[:, kept, :].contiguous()]
     tables = (*mats, *(t.to(device) for t in plan.twiddles()),
               plan.spectrum(problem, inputs.k, torch.float32 if op == torch.float32 else torch.float16).to(device))
+    skipped = (f"frequency-sparse: stage 2 computes {len(kept)} of {plan.r2} spectral columns (the rest hold "
+               "only zero bins)" if kept else "partial and frequency-sparse problems otherwise multiply by the "
+               "dense (zeroed) spectrum (NOTES.md: v2)")
     details = {"decomposition": plan.name, "pairing": "rows b, b+1 of a channel as one complex sequence",
-               "skips_work": "causal: the zero padding is never transformed (two N-point kinds); "
-                             "partial and frequency-sparse problems multiply by the dense (zeroed) "
-                             "spectrum (NOTES.md: v2)"}
+               "skips_work": "causal: the zero padding is never transformed (two N-point kinds); " + skipped}
     u = inputs.u.contiguous()
     v = inputs.v.contiguous() if problem.gated else u
     w = inputs.w.contiguous() if problem.gated else u
@@ -168,7 +173,8 @@ def triton_monarch(problem: Problem, inputs: Inputs, config: tuple[int, int, int
     args = (u, v, w, out, *tables, problem.batch, problem.channels, problem.seqlen, n_pairs)
     # input_precision matters only for fp32 operands (exact "ieee", not TF32); fp16/bf16 ignore it
     meta = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
-                GATED=problem.gated, PREC="ieee" if op == torch.float32 else "tf32")
+                GATED=problem.gated, PREC="ieee" if op == torch.float32 else "tf32",
+                KEPT=plan.r2 if kept is None else len(kept))
     kernel, tuned = _kernels()
 
     if config is not None or interpreted():  # a fixed configuration, no autotuning

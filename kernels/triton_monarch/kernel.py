@@ -118,17 +118,19 @@ def _stage1_twiddle(ta_ptr, tb_ptr, ROWS: tl.constexpr, R2: tl.constexpr, R3: tl
 
 @triton.jit
 def _spectral_pass(ar, ai, ta, tb, tc, m2_ptr, m3_ptr, spec, ROWS: tl.constexpr, R2: tl.constexpr,
-                   R3: tl.constexpr, PREC: tl.constexpr):
+                   R3: tl.constexpr, PREC: tl.constexpr, KEPT: tl.constexpr):
     """One pass from the stage-1 output A [ρ, m] (ROWS, L, fp32) to the last inverse stage's input
     D [ρ, m] (operand dtype): stage-1 twiddle, stages 2 (and 3), spectrum, their inverses, the
-    conjugate stage-1 twiddle. ta, tb, tc, spec point at this pass's tables."""
+    conjugate stage-1 twiddle. ta, tb, tc, spec point at this pass's tables. Two stages: stage 2
+    is A @ F2[:, kept] (R2, KEPT) and its inverse D @ conj(F2[kept, :]) (KEPT, R2), m2 and m3 —
+    KEPT < R2 skips the spectral columns of a frequency-sparse problem that hold only zero bins."""
     L: tl.constexpr = R2 * R3
     op = m2_ptr.dtype.element_ty
     t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, False)
     ar, ai = _cmul(ar, ai, t1r, t1i)
     if R3 == 1:
-        f2r, f2i = _matrix(m2_ptr, R2, R2, False)
-        cr, ci = _cdot(ar.to(op), ai.to(op), f2r, f2i, PREC)
+        f2r, f2i = _matrix(m2_ptr, R2, KEPT, False)
+        cr, ci = _cdot(ar.to(op), ai.to(op), f2r, f2i, PREC)                # [ρ, k2 kept]
     else:
         # stage 2: contract n2 on (ROWS·R3, R2) [(ρ, n3), n2]
         br = tl.reshape(tl.permute(tl.reshape(ar.to(op), (ROWS, R2, R3)), (0, 2, 1)), (ROWS * R3, R2))
@@ -146,15 +148,15 @@ def _spectral_pass(ar, ai, ta, tb, tc, m2_ptr, m3_ptr, spec, ROWS: tl.constexpr,
         cr, ci = _cdot(cr, ci, f3r, f3i, PREC)
     # pointwise product with this pass's spectrum, in the tile order
     if R3 == 1:
-        spec_offs = tl.arange(0, ROWS)[:, None] * R2 + tl.arange(0, R2)[None, :]
+        spec_offs = tl.arange(0, ROWS)[:, None] * KEPT + tl.arange(0, KEPT)[None, :]
     else:
         spec_offs = tl.arange(0, ROWS * R2)[:, None] * R3 + tl.arange(0, R3)[None, :]
     kr = tl.load(spec + spec_offs).to(tl.float32)
-    ki = tl.load(spec + ROWS * L + spec_offs).to(tl.float32)
+    ki = tl.load(spec + ROWS * KEPT * R3 + spec_offs).to(tl.float32)
     cr, ci = _cmul(cr, ci, kr, ki)
     # inverse: conjugate stages in reverse order, down to the stage-1 input D [ρ, m]
     if R3 == 1:
-        g2r, g2i = _matrix(m2_ptr, R2, R2, True)
+        g2r, g2i = _matrix(m3_ptr, KEPT, R2, True)
         dr, di = _cdot(cr.to(op), ci.to(op), g2r, g2i, PREC)           # [ρ, n2]
         t1r, t1i = _stage1_twiddle(ta, tb, ROWS, R2, R3, False)        # reloaded (L1), not kept live
         dr, di = _cmul_conj(dr, di, t1r, t1i)
@@ -182,15 +184,15 @@ def _spectral_pass(ar, ai, ta, tb, tc, m2_ptr, m3_ptr, spec, ROWS: tl.constexpr,
 def monarch_conv_kernel(
     u_ptr, v_ptr, w_ptr, y_ptr,
     m1_ptr,                          # per pass: stage-1 matrices fwd (2, ROWS, R1), inv (2, R1, ROWS)
-    m2_ptr, m3_ptr,                  # (2, r, r) DFT matrices of stages 2, 3 (re, im) in the operand dtype
+    m2_ptr, m3_ptr,                  # (2, r, r) DFT matrices of stages 2, 3 (re, im) in the operand dtype;
+                                     # two stages: F2[:, kept] (2, R2, KEPT) and F2[kept, :] (2, KEPT, R2)
     ta_ptr, tb_ptr, tc_ptr,          # fp32 twiddle planes per pass (plan.Plan.twiddles)
-    spec_ptr,                        # (H, PASSES, 2, ROWS·L) spectrum (fp16; fp32 for fp32), tile order
+    spec_ptr,                        # (H, PASSES, 2, ROWS·KEPT·R3) spectrum (fp16; fp32 for fp32), tile order
     B, H, N, n_pairs,
     R1: tl.constexpr, R2: tl.constexpr, R3: tl.constexpr, KINDS: tl.constexpr, KP: tl.constexpr,
-    GATED: tl.constexpr, PREC: tl.constexpr, PAIRS: tl.constexpr,
+    GATED: tl.constexpr, PREC: tl.constexpr, PAIRS: tl.constexpr, KEPT: tl.constexpr,
 ):
     L: tl.constexpr = R2 * R3
-    T: tl.constexpr = R1 * L
     ROWS: tl.constexpr = KP * R1     # rows of a pass's spectral tile
     PASSES: tl.constexpr = KINDS // KP
     op = m1_ptr.dtype.element_ty
@@ -202,7 +204,8 @@ def monarch_conv_kernel(
     first_pair = (pid % progs_per_channel) * PAIRS
 
     io_offs = tl.arange(0, R1)[:, None] * L + tl.arange(0, L)[None, :]  # (R1, L): n = n1·L + n2·R3 + n3
-    spec_channel = spec_ptr + h.to(tl.int64) * (KINDS * 2 * T)
+    S: tl.constexpr = KEPT * R3      # spectral columns of a pass's tile (L unless columns are skipped)
+    spec_channel = spec_ptr + h.to(tl.int64) * (KINDS * 2 * R1 * S)
     for g in range(PAIRS):
         pair = first_pair + g
         b0 = 2 * pair
@@ -218,7 +221,7 @@ def monarch_conv_kernel(
             ta = ta_ptr + p * (2 * ROWS * R2)
             tb = tb_ptr + p * (2 * ROWS * R3)
             tc = tc_ptr + p * (2 * R3 * R2)
-            spec = spec_channel + p * (2 * ROWS * L)
+            spec = spec_channel + p * (2 * ROWS * S)
             # the input tile (loop-invariant: Triton loads it once, into shared memory)
             xr = tl.load(u_ptr + row0 + io_offs, mask=ok0, other=0.0).to(tl.float32)
             xi = tl.load(u_ptr + row1 + io_offs, mask=ok1, other=0.0).to(tl.float32)
@@ -228,7 +231,7 @@ def monarch_conv_kernel(
             # forward stage 1 (ROWS, R1) @ (R1, L), then the rest of the pass down to D [ρ, m]
             f1r, f1i = _matrix(m1, ROWS, R1, False)                              # [ρ, n1]
             ar, ai = _cdot(f1r, f1i, xr.to(op), xi.to(op), PREC)
-            dr, di = _spectral_pass(ar, ai, ta, tb, tc, m2_ptr, m3_ptr, spec, ROWS, R2, R3, PREC)
+            dr, di = _spectral_pass(ar, ai, ta, tb, tc, m2_ptr, m3_ptr, spec, ROWS, R2, R3, PREC, KEPT)
             # last inverse stage G1 @ D (R1, ROWS) @ (ROWS, L): sums the kinds in fp32
             g1r, g1i = _matrix(m1 + 2 * ROWS * R1, R1, ROWS, False)              # [n1, ρ]
             yr, yi = _cdot(g1r, g1i, dr, di, PREC, yr, yi)
@@ -288,7 +291,7 @@ def monarch_rows_kernel(
     dr, di = _spectral_pass(ar, ai, ta_ptr + p * (2 * ROWS * R2), tb_ptr + p * (2 * ROWS * R3),
                             tc_ptr + p * (2 * R3 * R2), m2_ptr, m3_ptr,
                             spec_ptr + h.to(tl.int64) * (KINDS * 2 * R1 * L) + p * (2 * ROWS * L),
-                            ROWS, R2, R3, PREC)
+                            ROWS, R2, R3, PREC, R2)
     d_offs = (p * ROWS + tl.arange(0, ROWS))[:, None] * L + tl.arange(0, L)[None, :]
     d = d_ptr + slot.to(tl.int64) * (2 * KINDS * R1 * L)
     tl.store(d + d_offs, dr)

@@ -47,10 +47,10 @@ def _stats(fn, constants: dict, warps: int, maxnreg: int | None) -> dict:
             "sass_instructions": len(re.findall(r"/\*[0-9a-f]{4,}\*/", sass))}
 
 
-def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False) -> dict:
-    """The fused kernel, PAIRS = 1."""
+def compile_stats(plan: Plan, warps: int, maxnreg: int | None, gated: bool = False, kept: int | None = None) -> dict:
+    """The fused kernel, PAIRS = 1; `kept` of R2 spectral columns (a frequency-sparse problem's)."""
     constants = dict(R1=plan.r1, R2=plan.r2, R3=plan.r3, KINDS=plan.kinds, KP=plan.kinds_per_pass,
-                     GATED=gated, PREC="tf32", PAIRS=1)
+                     GATED=gated, PREC="tf32", PAIRS=1, KEPT=kept or plan.r2)
     return _stats(monarch_conv_kernel, constants, warps, maxnreg)
 
 
@@ -71,15 +71,17 @@ def main() -> None:
     ap.add_argument("--radices", help="e.g. 32x32 (default: the plan table's)")
     ap.add_argument("--kp", type=int, help="kinds per pass (default: the plan table's)")
     ap.add_argument("--split", action="store_true", help="the split plan (the default at 32K): both kernels")
+    ap.add_argument("--kept", type=int, help="two-stage fused plans: spectral columns kept (frequency-sparse)")
     args = ap.parse_args()
     radices = tuple(map(int, args.radices.split("x"))) if args.radices else None
     plan = Plan.for_problem(Problem(2, 1, args.n, "fp16", args.mode), radices, args.kp, args.split or None)
-    head = f"{args.mode} {args.n} {plan.name}, {args.warps} warps, maxnreg {args.maxnreg}"
+    head = f"{args.mode} {args.n} {plan.name}, {args.warps} warps, maxnreg {args.maxnreg}" + (
+        f", {args.kept} of {plan.r2} spectral columns" if args.kept else "")
     if plan.split:
         for kernel, stats in split_compile_stats(plan, args.warps, args.maxnreg).items():
             print(f"{head}, {kernel} kernel: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
     else:
-        stats = compile_stats(plan, args.warps, args.maxnreg)
+        stats = compile_stats(plan, args.warps, args.maxnreg, kept=args.kept)
         print(f"{head}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
 
 

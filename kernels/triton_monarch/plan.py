@@ -219,6 +219,23 @@ class Plan:
         j = self._j1()[..., None] + self.kinds * self.r1 * (k2 + self.r2 * k3)
         return j.reshape(self.passes, -1)
 
+    def kept_columns(self, problem: Problem) -> list[int] | None:
+        """Frequency-sparse problems on two-stage fused plans: the k2 columns of the spectral tile
+        [ρ, k2] that hold a non-zero bin (j < cutoff or j > F − cutoff), padded with zero columns to
+        a power of two ≥ 16 (tl.dot's width). A column of zero bins only is skipped: its forward
+        stage-2 outputs would be multiplied by zero, and the inverse stage 2 need not read them.
+        None when nothing can be skipped (dense, three stages — R3 = 16 leaves no narrower dot —,
+        split plans, or as many live columns as R2)."""
+        c, f = problem.cutoff_bin, problem.fft_size
+        if self.split or self.r3 != 1 or c >= problem.n_bins:
+            return None
+        j = self.bin_of_tile().reshape(-1, self.r2)
+        live = ((j < c) | (j > f - c)).any(0).nonzero().flatten().tolist()
+        width = max(16, 1 << max(len(live) - 1, 0).bit_length())
+        if width >= self.r2:
+            return None
+        return sorted(live + [k for k in range(self.r2) if k not in live][: width - len(live)])
+
     def spectrum(self, problem: Problem, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """(H, PASSES, 2, ROWS·L) re/im planes of S_κ[k] = K_F[j]/KINDS in the tile order. Every
         program of a channel re-reads it (from L2), so fp16/bf16 problems store it in fp16 (half
@@ -226,10 +243,18 @@ class Plan:
         half = kernel_spectrum(problem, k, dtype=torch.complex128)  # (H, F/2+1), sparse bins zeroed
         f = problem.fft_size
         full = torch.cat([half, half[:, 1:f - half.shape[1] + 1].flip(-1).conj()], dim=-1)  # (H, F)
-        tiled = full[:, self.bin_of_tile().to(full.device)] / self.kinds
+        bins = self.bin_of_tile()
+        kept = self.kept_columns(problem)
+        if kept is not None:  # only the kept columns of each [ρ, k2] tile: (PASSES, ROWS·KEPT)
+            bins = bins.reshape(self.passes, self.rows, self.r2)[:, :, kept].reshape(self.passes, -1)
+        tiled = full[:, bins.to(full.device)] / self.kinds
         return torch.stack([tiled.real, tiled.imag], dim=2).to(dtype).contiguous()
 
-    def flops_per_row(self) -> float:
+    def flops_per_row(self, kept: int | None = None) -> float:
         """Tensor-core FLOPs per row: each radix-r stage is 4 real dots of width r per complex point
-        (8·r FLOPs), forward and inverse, per kind; one complex sequence per two rows."""
-        return float(2 * self.kinds * sum(8 * r * self.size for r in self.radices)) / 2
+        (8·r FLOPs), forward and inverse, per kind; one complex sequence per two rows. With `kept`
+        of R2 columns (kept_columns) stage 2 produces and reads only kept/R2 of its points."""
+        share = [1.0] * len(self.radices)
+        if kept is not None:
+            share[1] = kept / self.r2
+        return float(2 * self.kinds * sum(8 * r * self.size * f for r, f in zip(self.radices, share))) / 2
