@@ -24,7 +24,7 @@ from pathlib import Path
 from fftbench import badinput, environment
 from fftbench.compare import BadInput
 from fftbench.problem import DTYPES, MODES, PASSES, ProblemError
-from fftbench.results import RUN_FILE, export_tables, load_run, write_run_meta
+from fftbench.results import RESULTS_FILE, RUN_FILE, export_tables, load_run, write_run_meta
 from fftbench.shard import ShardError
 from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen, suite_path
 
@@ -134,6 +134,9 @@ def _seqlens(flag: str, text: str) -> list[int]:
 def _new_run_dir(args, suite_name: str, git: dict) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = args.out or RUNS_DIR / f"{suite_name}-{stamp}-{(git['sha'] or 'nogit')[:7]}"
+    if (run_dir / RESULTS_FILE).exists() or (run_dir / RUN_FILE).exists():
+        # a new run must not silently skip the points an older run left there (or mix with them)
+        raise CliError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir}, or choose another --out")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / ".write-test").touch()

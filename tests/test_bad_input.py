@@ -102,3 +102,18 @@ def test_resume_refuses_flags_that_disagree_with_the_run(flags, selection, needl
     run_dir = _finished_run(tmp_path, **selection)
     assert needle in _one_line_error(["--resume", run_dir, *flags], capsys)
 
+
+
+def test_out_on_an_existing_run_is_refused_instead_of_silently_resuming(tmp_path):
+    """A second run with the same --out would skip every point the first one finished (and mix
+    the two runs' rows): it is refused in one line that names --resume."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, str(repo / "run_bench.py"), "--suite", "smoke", "--cpu", "--backends", "torch_fft",
+           "--seqlens", "256", "--dtypes", "fp32", "--modes", "causal", "--no-report", "--out", str(tmp_path / "run")]
+    assert subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600).returncode == 0
+    again = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 2 and "--resume" in again.stderr and len(again.stderr.strip().splitlines()) == 1
