@@ -15,7 +15,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from fftbench.results import PROFILE_FILE, RESULTS_FILE, RUN_FILE, export_tables, read_rows, row_key, write_run_meta
+from fftbench.results import PROFILE_FILE, RESULTS_FILE, RUN_FILE, export_tables, jsonl_text, read_rows, row_key, write_run_meta
 from fftbench.shard import ShardError
 
 
@@ -124,10 +124,10 @@ def merge_runs(paths: list[Path], out: Path, allowed: set[str] = frozenset()) ->
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ShardError(f"merge: cannot write to {out}: {err.strerror or err}") from None
-    (out / RESULTS_FILE).write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
+    (out / RESULTS_FILE).write_text(jsonl_text(rows))
     profiles = sorted((r for s in shards for r in read_rows(s.path / PROFILE_FILE)), key=_sort_key)
     if profiles:
-        (out / PROFILE_FILE).write_text("".join(json.dumps(r, default=str) + "\n" for r in profiles))
+        (out / PROFILE_FILE).write_text(jsonl_text(profiles))
     logs = [(s, s.path / "errors.log") for s in shards if (s.path / "errors.log").exists()]
     if logs:
         (out / "errors.log").write_text("".join(f"=== {s.meta.get('run_id')} ({s.path})\n{log.read_text()}"

@@ -123,6 +123,11 @@ class ResultStore:
         return {row_key(r) for r in self.rows()}
 
 
+def jsonl_text(rows) -> str:
+    """Rows as JSON Lines text, one complete line each (the results and profile file format)."""
+    return "".join(json.dumps(r, default=str) + "\n" for r in rows)
+
+
 def supersede_backends(run_dir: Path, backends: set[str]) -> int:
     """Move every row of `backends` out of the run's results and profile files into
     superseded-<file> beside them, so that a resume measures those backends again (after a kernel
@@ -138,9 +143,9 @@ def supersede_backends(run_dir: Path, backends: set[str]) -> int:
         if not gone:
             continue
         with (path.parent / (SUPERSEDED_PREFIX + name)).open("a") as f:
-            f.writelines(json.dumps(r, default=str) + "\n" for r in gone)
+            f.write(jsonl_text(gone))
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in keep))
+        tmp.write_text(jsonl_text(keep))
         os.replace(tmp, path)
         if name == RESULTS_FILE:
             moved = len(gone)
