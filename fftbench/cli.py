@@ -24,7 +24,8 @@ from pathlib import Path
 from fftbench import badinput, environment
 from fftbench.compare import BadInput
 from fftbench.problem import DTYPES, MODES, PASSES, ProblemError
-from fftbench.results import RESULTS_FILE, RUN_FILE, export_tables, load_run, write_run_meta
+from fftbench.results import (RESULTS_FILE, RUN_FILE, SUPERSEDED_PREFIX, export_tables, load_run, supersede_backends,
+                              write_run_meta)
 from fftbench.shard import ShardError
 from fftbench.suites import SuiteError, available_suites, load_suite, parse_seqlen, suite_path
 
@@ -214,14 +215,12 @@ def _selection_from_run(args, meta: dict):
 
 def _redo(run_dir: Path, names: list[str], backends) -> None:
     """Supersede the rows of the named backends (each must be one the run measures)."""
-    from fftbench.results import supersede_backends
-
     measured = {b.name for b in backends}
     unknown = [n for n in names if n not in measured]
     if unknown:
         raise CliError(f"--redo {','.join(unknown)}: the run in {run_dir} measures {','.join(sorted(measured))}")
     moved = supersede_backends(run_dir, set(names))
-    print(f"redo: {moved} rows of {','.join(names)} moved to superseded-results.jsonl; measuring them again")
+    print(f"redo: {moved} rows of {','.join(names)} moved to {SUPERSEDED_PREFIX}{RESULTS_FILE}; measuring them again")
 
 
 def _resumed_meta(run_dir: Path) -> dict:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
+import kernels.monarch_cuda as backend
+from fftbench.cuda_build import COMMON_HEADERS, COMMON_SOURCES, CudaLibrary
 from fftbench.inputs import make_inputs
 from fftbench.problem import Problem, pow2_lengths
 from fftbench.timing import GpuTimer
 from kernels.devcheck import check_point, problems, time_point
-import kernels.monarch_cuda as backend
-from fftbench.cuda_build import COMMON_HEADERS, COMMON_SOURCES, CudaLibrary
 from kernels.monarch_cuda import monarch_cuda
 from kernels.monarch_cuda.plan import SEQLENS
 from kernels.monarch_cuda.twin import Twin
